@@ -1,0 +1,15 @@
+"""Exceptions raised by rlssm."""
+
+from __future__ import annotations
+
+
+class DataError(ValueError):
+    """Invalid data or parameters.
+
+    The message names the column, participant, row (index label of the user's
+    DataFrame) and value at fault, and what was expected.
+    """
+
+
+class LANRangeWarning(UserWarning):
+    """Decision parameters left the region a likelihood network was trained on."""

@@ -1,0 +1,53 @@
+"""The float policy.
+
+rlssm never changes JAX's global ``jax_enable_x64`` flag. Each model carries a
+``precision`` setting (``"float32"`` or ``"float64"``); its computations run inside
+``jax.enable_x64(precision == "float64")``, a thread-local context, with every input
+cast to that dtype. The result is therefore the same whether or not another library
+(``import hssm`` does) has turned the global flag on.
+
+Stand-alone decision models (``rlssm.Angle().logp(...)``) compute in the dtype of their
+inputs, as JAX functions do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._types import Precision
+
+PRECISIONS: tuple[Precision, ...] = ("float32", "float64")
+
+
+def check_precision(precision: str) -> Precision:
+    """Return ``precision`` if it is a known policy, else raise ``ValueError``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def precision_scope(precision: Precision) -> Iterator[None]:
+    """Run the enclosed JAX code with 64-bit types on or off, whatever the global flag."""
+    with jax.enable_x64(precision == "float64"):
+        yield
+
+
+def float_dtype(precision: Precision) -> np.dtype:
+    """The numpy dtype of a precision."""
+    return np.dtype(precision)
+
+
+def int_dtype(precision: Precision) -> np.dtype:
+    """The integer dtype that goes with a precision (int32 for float32)."""
+    return np.dtype("int64" if precision == "float64" else "int32")
+
+
+def as_float(x: object, precision: Precision) -> jax.Array:
+    """Cast ``x`` to a JAX array of the policy's float dtype (call inside the scope)."""
+    return jnp.asarray(x, dtype=float_dtype(precision))

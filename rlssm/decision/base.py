@@ -1,0 +1,103 @@
+"""The abstract decision model: likelihood and sampler of (rt, choice)."""
+
+import abc
+from collections.abc import Mapping
+
+import equinox as eqx
+import numpy as np
+from equinox import AbstractClassVar
+
+from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
+
+class AbstractDecisionModel(eqx.Module):
+    """A sequential sampling model of one decision: density and sampler of (rt, choice).
+
+    Subclasses declare their parameters, bounds and response coding as class
+    attributes and implement [`logp`][rlssm.AbstractDecisionModel.logp] and
+    [`sample`][rlssm.AbstractDecisionModel.sample]. Both broadcast over their
+    arguments, so the composer calls them once for all trials of all participants.
+
+    Attributes
+    ----------
+    param_names
+        Names of the parameters, in the order they are listed to users and HSSM.
+    bounds
+        Default ``(lower, upper)`` bounds of every parameter (ssm-simulators'
+        conventions where a model exists there).
+    choices
+        The model's own response coding, in option order: option ``k`` is
+        ``choices[k]``. Two-boundary models use ``(-1, 1)``, ``+1`` being the upper
+        boundary.
+    """
+
+    param_names: AbstractClassVar[tuple[str, ...]]
+    bounds: AbstractClassVar[Mapping[str, Bounds]]
+    choices: AbstractClassVar[tuple[int, ...]]
+
+    @abc.abstractmethod
+    def logp(
+        self,
+        rt: RealLike,
+        choice: RealLike,
+        **params: RealLike,
+    ) -> Float[Array, "..."]:
+        """Log-density of response time ``rt`` and response ``choice``.
+
+        Parameters
+        ----------
+        rt
+            Response time in seconds (non-decision time included).
+        choice
+            Response in the model's coding (a value of ``self.choices``).
+        **params
+            One keyword per name in ``self.param_names``; arrays broadcast against
+            ``rt`` and ``choice``.
+
+        Returns
+        -------
+        Array
+            The log-density, broadcast shape of all arguments, in their float dtype.
+            It is finite (a documented floor where the density is 0, e.g. ``rt <= t``)
+            and differentiable everywhere inside ``bounds``, so that it can be used in
+            gradient-based samplers.
+        """
+
+    @abc.abstractmethod
+    def sample(
+        self,
+        key: PRNGKeyArray,
+        **params: RealLike,
+    ) -> tuple[Float[Array, "..."], Int[Array, "..."]]:
+        """Draw one (rt, choice) per element of the broadcast parameters.
+
+        Parameters
+        ----------
+        key
+            A JAX PRNG key.
+        **params
+            One keyword per name in ``self.param_names``; arrays broadcast together.
+
+        Returns
+        -------
+        tuple
+            ``(rt, choice)``: response times in seconds and responses in the model's
+            coding (values of ``self.choices``), both of the broadcast shape. A process
+            that never reaches a boundary within the sampler's horizon reports
+            ``rt = inf`` and ``choice = 0``; the sampler's documentation states that
+            horizon.
+        """
+
+    def check_params(self, params: Mapping[str, np.ndarray]) -> None:
+        """Inspect decision parameters before they are used (outside jit).
+
+        The composer calls this with the trial-wise decision parameters it is about to
+        evaluate (numpy arrays, one entry per trial). The default accepts everything;
+        approximate likelihoods override it to warn when parameters leave the region
+        they are valid in (see `rlssm.AngleLAN`).
+        """
+        del params
+
+    @property
+    def n_options(self) -> int:
+        """Number of response options (``len(self.choices)``)."""
+        return len(self.choices)

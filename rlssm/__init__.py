@@ -1,6 +1,26 @@
-"""rlssm: composable reinforcement-learning sequential-sampling models."""
+"""rlssm: composable reinforcement-learning sequential-sampling models.
+
+Public names are re-exported here from private modules (``rlssm.learning``,
+``rlssm.decision``, ``rlssm.mapping``, ``rlssm.model``, ...).
+"""
 
 from ._errors import DataError, LANRangeWarning
-from .decision import AbstractDecisionModel
+from .decision import AbstractDecisionModel, AngleLAN
+from .learning import AbstractLearningRule, DualRateRW, RescorlaWagner
+from .mapping import AbstractMapping, DriftScaling
+from .model import RLSSM
 
-__all__ = ["AbstractDecisionModel", "DataError", "LANRangeWarning"]
+__version__ = "0.1.0"
+
+__all__ = [
+    "RLSSM",
+    "AbstractDecisionModel",
+    "AbstractLearningRule",
+    "AbstractMapping",
+    "AngleLAN",
+    "DataError",
+    "DriftScaling",
+    "DualRateRW",
+    "LANRangeWarning",
+    "RescorlaWagner",
+]

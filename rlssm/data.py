@@ -1,0 +1,283 @@
+"""Validation and preparation of trial data: one layer for likelihood, simulator and HSSM.
+
+Data is a ``pandas.DataFrame`` with one row per trial in any row order (see the data
+format page of the docs). `validate` checks it eagerly and raises
+[`DataError`][rlssm.DataError] naming the column, participant, row and value;
+`prepare` turns it into a [`TrialLayout`][rlssm.data.TrialLayout]: participants x trials
+arrays, padded and masked, sorted by ``trial_id``, plus the index that maps each row of
+the input back to its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._errors import DataError
+
+REQUIRED = ("participant_id", "trial_id", "response", "rt")
+OPTIONAL = ("block", "state")
+
+
+def _where(data: pd.DataFrame, mask: np.ndarray, column: str, what: str) -> DataError:
+    """A DataError about the first row in ``mask``, counting the others."""
+    positions = np.flatnonzero(mask)
+    first = positions[0]
+    label = data.index[first]
+    # Rows are named by position; the index label is added when it differs.
+    row = f"row {first}" if label == first else f"row {first} (index label {label!r})"
+    pid = data["participant_id"].iloc[first] if "participant_id" in data.columns else "?"
+    value = data[column].iloc[first]
+    more = f" ({len(positions) - 1} more rows like it)" if len(positions) > 1 else ""
+    return DataError(f"column {column!r}, participant {pid!r}, {row}: value {value!r}; {what}{more}")
+
+
+def _numeric(data: pd.DataFrame, column: str) -> np.ndarray:
+    try:
+        return pd.to_numeric(data[column], errors="raise").to_numpy(dtype=float)
+    except (ValueError, TypeError) as err:
+        bad = pd.to_numeric(data[column], errors="coerce").isna() & data[column].notna()
+        raise _where(data, bad.to_numpy(), column, "expected a number") from err
+
+
+def _response_codes(data: pd.DataFrame, choices: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:
+    """Option index of each row (-1 where missed) and the missed mask."""
+    resp = data["response"]
+    missed = resp.isna().to_numpy()
+    option = np.full(len(data), -1, dtype=np.int64)
+    matched = np.zeros(len(data), dtype=bool)
+    for k, c in enumerate(choices):
+        hit = (resp == c).to_numpy() & ~missed
+        option[hit] = k
+        matched |= hit
+    bad = ~matched & ~missed
+    if bad.any():
+        raise _where(
+            data, bad, "response",
+            f"expected one of the model's choices {tuple(choices)!r} (NaN for a missed response); "
+            "rlssm does not recode responses: pass choices=... to RLSSM to declare the coding",
+        )
+    return option, missed
+
+
+def validate(
+    data: object,
+    choices: Sequence[Hashable] = (0, 1),
+    fields: Sequence[str] = ("feedback",),
+) -> None:
+    """Check ``data`` against the data format; raise `DataError` at the first problem.
+
+    Parameters
+    ----------
+    data
+        The trial data.
+    choices
+        The response values in option order.
+    fields
+        Further columns the model reads (the learning rule's ``fields``).
+    """
+    prepare(data, choices, fields)
+
+
+@dataclass(frozen=True, eq=False)
+class TrialLayout:
+    """Data arranged as participants x trials (``P x T``), padded and masked.
+
+    Attributes
+    ----------
+    participants
+        Sorted participant labels; participant ``i`` is ``participants[i]``.
+    n_rows
+        Number of rows of the input data.
+    option
+        ``(P, T)`` chosen option index (0 on missed and padded trials).
+    rt
+        ``(P, T)`` response times (1.0 on missed and padded trials, where the value
+        is masked out).
+    observed
+        ``(P, T)`` True where a response was given.
+    valid
+        ``(P, T)`` True where a trial exists (observed or missed).
+    reset
+        ``(P, T)`` True where values start again from their initial state (first trial
+        of a participant and of each block).
+    state
+        ``(P, T)`` state index (0 without a ``state`` column).
+    n_states
+        Number of distinct states.
+    fields
+        ``name -> (P, T)`` float array of each extra field (0.0 on missed and padded).
+    row_position
+        ``(N,)`` flat position ``p * T + k`` of every input row, in input order.
+    row_participant
+        ``(N,)`` participant index of every input row.
+    """
+
+    participants: tuple[Hashable, ...]
+    n_rows: int
+    option: np.ndarray
+    rt: np.ndarray
+    observed: np.ndarray
+    valid: np.ndarray
+    reset: np.ndarray
+    state: np.ndarray
+    n_states: int
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+    row_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    row_participant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    states: tuple[Hashable, ...] = ()
+    has_block: bool = False
+    has_state: bool = False
+
+    @property
+    def n_participants(self) -> int:
+        """Number of participants ``P``."""
+        return len(self.participants)
+
+    @property
+    def n_trials(self) -> int:
+        """Padded number of trials ``T`` (the largest participant's)."""
+        return int(self.option.shape[1])
+
+    def to_rows(self, grid: np.ndarray) -> np.ndarray:
+        """Take a ``(P, T, ...)`` array back to input row order ``(N, ...)``."""
+        flat = grid.reshape((-1,) + grid.shape[2:])
+        return flat[self.row_position]
+
+
+def prepare(
+    data: object,
+    choices: Sequence[Hashable] = (0, 1),
+    fields: Sequence[str] = ("feedback",),
+) -> TrialLayout:
+    """Validate ``data`` and arrange it as a [`TrialLayout`][rlssm.data.TrialLayout].
+
+    Raises
+    ------
+    DataError
+        Naming the column, participant, row and value at fault.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas.DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise DataError("data has no rows")
+    if len(set(choices)) != len(choices) or len(choices) < 2:
+        raise DataError(f"choices must list at least two distinct response values, got {choices!r}")
+    missing = [c for c in (*REQUIRED, *fields) if c not in data.columns]
+    if missing:
+        raise DataError(
+            f"data lacks the column(s) {missing}; expected {list(REQUIRED) + list(fields)} "
+            f"(found {list(data.columns)}). The seed tutorial's file names its trial column "
+            "'trial': rename it with data.rename(columns={'trial': 'trial_id'})"
+            if "trial_id" in missing and "trial" in data.columns
+            else f"data lacks the column(s) {missing}; expected {list(REQUIRED) + list(fields)} "
+            f"(found {list(data.columns)})"
+        )
+    pid_na = data["participant_id"].isna().to_numpy()
+    if pid_na.any():
+        raise _where(data, pid_na, "participant_id", "expected a participant identifier, not NaN")
+
+    trial = _numeric(data, "trial_id")
+    bad = ~np.isfinite(trial) | (trial != np.round(trial))
+    if bad.any():
+        raise _where(data, bad, "trial_id", "expected an integer trial index")
+    trial_int = trial.astype(np.int64)
+
+    option, missed = _response_codes(data, choices)
+
+    rt = _numeric(data, "rt")
+    if np.isinf(rt).any():
+        raise _where(data, np.isinf(rt), "rt", "expected a finite response time in seconds")
+    rt_nan = np.isnan(rt)
+    if (rt_nan & ~missed).any():
+        raise _where(data, rt_nan & ~missed, "rt",
+                     "rt is NaN but response is not: a missed trial has both NaN")
+    if (missed & ~rt_nan).any():
+        raise _where(data, missed & ~rt_nan, "response",
+                     "response is NaN but rt is not: a missed trial has both NaN")
+    nonpos = ~rt_nan & (rt <= 0)
+    if nonpos.any():
+        raise _where(data, nonpos, "rt", "expected a positive response time in seconds")
+
+    field_values: dict[str, np.ndarray] = {}
+    for name in fields:
+        x = _numeric(data, name)
+        if np.isinf(x).any():
+            raise _where(data, np.isinf(x), name, f"expected a finite {name}")
+        if (np.isnan(x) & ~missed).any():
+            raise _where(data, np.isnan(x) & ~missed, name,
+                         f"{name} is NaN on an answered trial (NaN is allowed only on missed trials)")
+        field_values[name] = np.where(missed, 0.0, x)
+
+    for name in OPTIONAL:
+        if name in data.columns:
+            na = data[name].isna().to_numpy()
+            if na.any():
+                raise _where(data, na, name, f"expected a {name} label, not NaN")
+
+    # Participants: sorted labels (API: per-participant arrays follow sorted order).
+    pid_codes, participants = pd.factorize(data["participant_id"], sort=True)
+    n_part = len(participants)
+
+    dup = pd.DataFrame({"p": pid_codes, "t": trial_int}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise _where(data, dup, "trial_id", "trial_id is duplicated within this participant")
+
+    # Trial order within participant from trial_id, never from row order.
+    order = np.lexsort((trial_int, pid_codes))
+    counts = np.bincount(pid_codes, minlength=n_part)
+    n_trials = int(counts.max())
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sorted_p = pid_codes[order]
+    rank = np.arange(len(order)) - starts[sorted_p]
+    position_sorted = sorted_p * n_trials + rank
+    row_position = np.empty(len(data), dtype=np.int64)
+    row_position[order] = position_sorted
+
+    def grid(values: np.ndarray, fill: float | int | bool, dtype: type) -> np.ndarray:
+        out = np.full(n_part * n_trials, fill, dtype=dtype)
+        out[row_position] = values
+        return out.reshape(n_part, n_trials)
+
+    valid = grid(np.ones(len(data), bool), False, bool)
+    observed = grid(~missed, False, bool)
+    option_grid = grid(np.where(missed, 0, option), 0, np.int64)
+    rt_grid = grid(np.where(missed, 1.0, rt), 1.0, np.float64)
+    fields_grid = {k: grid(v, 0.0, np.float64) for k, v in field_values.items()}
+
+    reset = np.zeros((n_part, n_trials), dtype=bool)
+    reset[:, 0] = True
+    has_block = "block" in data.columns
+    if has_block:
+        bcodes = pd.factorize(data["block"])[0]
+        b = grid(bcodes, -1, np.int64)
+        reset[:, 1:] |= (b[:, 1:] != b[:, :-1]) & valid[:, 1:]
+    has_state = "state" in data.columns
+    if has_state:
+        scodes, states = pd.factorize(data["state"], sort=True)
+        state_grid = grid(scodes, 0, np.int64)
+        states_t = tuple(states)
+    else:
+        state_grid = np.zeros((n_part, n_trials), dtype=np.int64)
+        states_t = ()
+
+    return TrialLayout(
+        participants=tuple(participants),
+        n_rows=len(data),
+        option=option_grid,
+        rt=rt_grid,
+        observed=observed,
+        valid=valid,
+        reset=reset,
+        state=state_grid,
+        n_states=max(len(states_t), 1),
+        fields=fields_grid,
+        row_position=row_position,
+        row_participant=pid_codes.astype(np.int64),
+        states=states_t,
+        has_block=has_block,
+        has_state=has_state,
+    )

@@ -1,0 +1,254 @@
+"""Task environments for closed-loop simulation: what a chosen option pays.
+
+An environment is a pure function of a PRNG key, the trial index and the chosen
+option, so that the simulator can ``lax.scan`` it over trials and ``vmap`` it over
+participants and posterior draws. Environments hold their settings as static fields
+(plain Python numbers): they are compiled into the simulator as constants.
+
+Reversals
+---------
+``reversals`` lists trial indices at which the arms' reward distributions are
+permuted. From trial ``reversals[j]`` on (``j + 1`` reversals so far), arm ``k`` pays
+what arm ``(k + j + 1) % n_options`` paid before the first reversal: for two arms the
+arms swap at every reversal; for more arms the distributions rotate by one arm each
+time. The best option moves with its distribution.
+"""
+
+import abc
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from equinox import AbstractVar
+
+from ._types import Array, ArrayLike, Float, Int, PRNGKeyArray
+
+
+class AbstractEnvironment(eqx.Module):
+    """A task that answers a choice with feedback (a reward), one trial at a time.
+
+    Subclasses are pure: [`reward`][rlssm.AbstractEnvironment.reward] and
+    [`best_option`][rlssm.AbstractEnvironment.best_option] depend only on their
+    arguments and the environment's settings, so they can be jitted and vmapped.
+    Computations follow JAX's default float dtype, which
+    [`simulate`][rlssm.simulate.simulate] sets through the model's ``precision``.
+
+    Attributes
+    ----------
+    n_options
+        Number of options (arms) the environment answers.
+    """
+
+    n_options: AbstractVar[int]
+
+    @abc.abstractmethod
+    def reward(
+        self,
+        key: PRNGKeyArray,
+        trial: Int[ArrayLike, ""],
+        choice: Int[ArrayLike, ""],
+    ) -> Float[Array, ""]:
+        """Feedback for choosing option ``choice`` on trial ``trial``.
+
+        Parameters
+        ----------
+        key
+            A JAX PRNG key, used once.
+        trial
+            The trial index (``0, 1, ...`` within a participant); environments whose
+            payoffs change over time (reversals) read it.
+        choice
+            Index of the chosen option, ``0 .. n_options - 1`` (not a response code).
+
+        Returns
+        -------
+        Array
+            A scalar of JAX's default float dtype: the feedback the learning rule sees.
+        """
+
+    @abc.abstractmethod
+    def best_option(self, trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
+        """The option with the highest expected feedback on trial ``trial``.
+
+        Parameters
+        ----------
+        trial
+            The trial index.
+
+        Returns
+        -------
+        Array
+            An ``int32`` scalar in ``0 .. n_options - 1`` (ties go to the lowest index).
+            The simulator's ``correct`` column is 1 where the choice equals it.
+        """
+
+
+# ---------------------------------------------------------------------- shared checks
+def _arm_values(name: str, values: Sequence[float] | np.ndarray) -> tuple[float, ...]:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence with one value per arm, got shape {arr.shape}")
+    if arr.shape[0] < 2:
+        raise ValueError(f"{name} must list at least 2 arms, got {arr.shape[0]}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite, got {tuple(arr.tolist())}")
+    return tuple(float(x) for x in arr)
+
+
+def _check_reversals(reversals: tuple[int, ...]) -> None:
+    if any(r < 0 for r in reversals):
+        raise ValueError(f"reversals must be non-negative trial indices, got {reversals}")
+    if any(b <= a for a, b in zip(reversals, reversals[1:])):
+        raise ValueError(f"reversals must be strictly increasing trial indices, got {reversals}")
+
+
+def _as_int_tuple(reversals: Sequence[int] | np.ndarray) -> tuple[int, ...]:
+    out = []
+    for r in np.asarray(reversals).reshape(-1).tolist():
+        if isinstance(r, bool) or not float(r).is_integer():
+            raise ValueError(f"reversals must be integer trial indices, got {reversals!r}")
+        out.append(int(r))
+    return tuple(out)
+
+
+def _n_reversals(reversals: tuple[int, ...], trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
+    """How many reversals have happened by ``trial`` (inclusive), as int32."""
+    trial = jnp.asarray(trial, dtype=jnp.int32)
+    if not reversals:
+        return jnp.zeros((), jnp.int32)
+    return jnp.sum(trial >= jnp.asarray(reversals, dtype=jnp.int32), dtype=jnp.int32)
+
+
+def _source_arm(n: int, reversals: tuple[int, ...], trial, choice) -> Int[Array, ""]:
+    """The arm (in pre-reversal numbering) whose distribution ``choice`` pays now."""
+    choice = jnp.asarray(choice, dtype=jnp.int32)
+    return (choice + _n_reversals(reversals, trial)) % n
+
+
+def _current_best(best: int, n: int, reversals: tuple[int, ...], trial) -> Int[Array, ""]:
+    # Inverse of `_source_arm`: the arm k with (k + r) % n == best.
+    return (jnp.int32(best) - _n_reversals(reversals, trial)) % n
+
+
+# ---------------------------------------------------------------------- bandits
+class GaussianBandit(AbstractEnvironment):
+    """A multi-armed bandit with Gaussian feedback: ``feedback ~ Normal(means[arm], sd[arm])``.
+
+    Parameters
+    ----------
+    means
+        Mean feedback of each arm (at least 2).
+    sd
+        Standard deviation of the feedback: one value for all arms, or one per arm
+        (positive).
+    reversals
+        Trial indices at which the arms' distributions are permuted (swapped for two
+        arms, rotated by one arm for more; see the module docs). Non-negative,
+        strictly increasing.
+
+    Examples
+    --------
+    ```python
+    env = rlssm.GaussianBandit(means=(0.2, 0.8), sd=0.1, reversals=(100,))
+    ```
+    """
+
+    means: tuple[float, ...] = eqx.field(static=True)
+    sd: tuple[float, ...] = eqx.field(static=True)
+    reversals: tuple[int, ...] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        means: Sequence[float] | np.ndarray,
+        sd: float | Sequence[float] | np.ndarray = 1.0,
+        reversals: Sequence[int] | np.ndarray = (),
+    ):
+        self.means = _arm_values("means", means)
+        sd_arr = np.asarray(sd, dtype=float)
+        if sd_arr.ndim == 0:
+            sd_arr = np.full(len(self.means), float(sd_arr))
+        elif sd_arr.shape != (len(self.means),):
+            raise ValueError(
+                f"sd must be a scalar or have one value per arm ({len(self.means)}), "
+                f"got shape {sd_arr.shape}"
+            )
+        self.sd = tuple(float(x) for x in sd_arr)
+        self.reversals = _as_int_tuple(reversals)
+
+    def __check_init__(self) -> None:
+        if not all(np.isfinite(s) and s > 0 for s in self.sd):
+            raise ValueError(f"sd must be positive and finite, got {self.sd}")
+        _check_reversals(self.reversals)
+
+    @property
+    def n_options(self) -> int:
+        return len(self.means)
+
+    def reward(
+        self,
+        key: PRNGKeyArray,
+        trial: Int[ArrayLike, ""],
+        choice: Int[ArrayLike, ""],
+    ) -> Float[Array, ""]:
+        arm = _source_arm(self.n_options, self.reversals, trial, choice)
+        mean = jnp.asarray(self.means, dtype=float)[arm]
+        sd = jnp.asarray(self.sd, dtype=float)[arm]
+        return mean + sd * jax.random.normal(key, (), dtype=mean.dtype)
+
+    def best_option(self, trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
+        return _current_best(int(np.argmax(self.means)), self.n_options, self.reversals, trial)
+
+
+class BernoulliBandit(AbstractEnvironment):
+    """A multi-armed bandit with binary feedback: ``feedback ~ Bernoulli(p[arm])`` in {0, 1}.
+
+    Parameters
+    ----------
+    p
+        Probability of feedback 1 for each arm (at least 2), in ``[0, 1]``.
+    reversals
+        Trial indices at which the arms' probabilities are permuted (swapped for two
+        arms, rotated by one arm for more; see the module docs). Non-negative,
+        strictly increasing.
+
+    Examples
+    --------
+    ```python
+    env = rlssm.BernoulliBandit(p=(0.3, 0.7), reversals=(50, 100, 150))
+    ```
+    """
+
+    p: tuple[float, ...] = eqx.field(static=True)
+    reversals: tuple[int, ...] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        p: Sequence[float] | np.ndarray,
+        reversals: Sequence[int] | np.ndarray = (),
+    ):
+        self.p = _arm_values("p", p)
+        self.reversals = _as_int_tuple(reversals)
+
+    def __check_init__(self) -> None:
+        if not all(0.0 <= q <= 1.0 for q in self.p):
+            raise ValueError(f"p must hold probabilities in [0, 1], got {self.p}")
+        _check_reversals(self.reversals)
+
+    @property
+    def n_options(self) -> int:
+        return len(self.p)
+
+    def reward(
+        self,
+        key: PRNGKeyArray,
+        trial: Int[ArrayLike, ""],
+        choice: Int[ArrayLike, ""],
+    ) -> Float[Array, ""]:
+        arm = _source_arm(self.n_options, self.reversals, trial, choice)
+        p = jnp.asarray(self.p, dtype=float)[arm]
+        return (jax.random.uniform(key, (), dtype=p.dtype) < p).astype(p.dtype)
+
+    def best_option(self, trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
+        return _current_best(int(np.argmax(self.p)), self.n_options, self.reversals, trial)

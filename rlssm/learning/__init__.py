@@ -1,0 +1,6 @@
+"""Learning rules: histories of choices and feedback become trial-wise values."""
+
+from .base import AbstractLearningRule
+from .rescorla_wagner import DualRateRW, RescorlaWagner
+
+__all__ = ["AbstractLearningRule", "DualRateRW", "RescorlaWagner"]

@@ -1,0 +1,61 @@
+"""Mappings: values of the options become decision parameters."""
+
+import abc
+from collections.abc import Mapping
+
+import equinox as eqx
+from equinox import AbstractClassVar
+
+from ._spec import ParamDecl
+from ._types import Array, Float
+
+
+class AbstractMapping(eqx.Module):
+    """Turns one trial's values into decision parameters.
+
+    Attributes
+    ----------
+    params
+        ``name -> (lower, upper)`` or ``(lower, upper, default)`` of the mapping's own
+        sampled parameters (listed under their own names, e.g. ``scaler``).
+    outputs
+        Names of the decision-model parameters it computes (e.g. ``("v",)``); these
+        are not sampled and do not appear in ``RLSSM.param_names``.
+    """
+
+    params: AbstractClassVar[Mapping[str, ParamDecl]]
+    outputs: AbstractClassVar[tuple[str, ...]]
+
+    @abc.abstractmethod
+    def __call__(
+        self, values: Float[Array, " options"], **params: Float[Array, ""]
+    ) -> dict[str, Float[Array, ""]]:
+        """Decision parameters of one trial.
+
+        Parameters
+        ----------
+        values
+            The values of the options before this trial's update.
+        **params
+            One scalar per name in ``params``.
+
+        Returns
+        -------
+        dict
+            One scalar per name in ``outputs``.
+        """
+
+
+class DriftScaling(AbstractMapping):
+    """Drift proportional to the value difference: ``v = scaler * (Q[1] - Q[0])``.
+
+    Option 1 is the upper boundary, so a larger value of option 1 drifts up.
+    """
+
+    params = {"scaler": (0.0, 10.0)}
+    outputs = ("v",)
+
+    def __call__(
+        self, values: Float[Array, " options"], scaler: Float[Array, ""]
+    ) -> dict[str, Float[Array, ""]]:
+        return {"v": scaler * (values[1] - values[0])}

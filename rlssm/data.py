@@ -29,10 +29,15 @@ def _where(data: pd.DataFrame, mask: np.ndarray, column: str, what: str) -> Data
     label = data.index[first]
     # Rows are named by position; the index label is added when it differs.
     row = f"row {first}" if label == first else f"row {first} (index label {label!r})"
-    pid = data["participant_id"].iloc[first] if "participant_id" in data.columns else "?"
-    value = data[column].iloc[first]
+    pid = _plain(data["participant_id"].iloc[first]) if "participant_id" in data.columns else "?"
+    value = _plain(data[column].iloc[first])
     more = f" ({len(positions) - 1} more rows like it)" if len(positions) > 1 else ""
     return DataError(f"column {column!r}, participant {pid!r}, {row}: value {value!r}; {what}{more}")
+
+
+def _plain(x: object) -> object:
+    """numpy scalars as Python values, so messages read ``2`` rather than ``np.int64(2)``."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _numeric(data: pd.DataFrame, column: str) -> np.ndarray:

@@ -225,6 +225,8 @@ class RLSSM(eqx.Module):
             x = jnp.asarray(params[name], dtype=dtype)
             if x.size == 1:
                 out[name] = jnp.broadcast_to(x.reshape(()), shape)
+            elif x.shape == (n_part, 1):  # a Series, already in participant order
+                out[name] = jnp.broadcast_to(x, shape)
             elif x.ndim == 1 and x.shape[0] == n_part and n_part == n_rows:
                 raise DataError(
                     f"params[{name!r}] has length {n_part}, which is both the number of "
@@ -449,9 +451,8 @@ def _resolve_params(
                     f"one value per participant: missing {absent[:5]}, not in data {extra[:5]}"
                     + ("" if value.index.is_unique else ", duplicated labels")
                 )
-            arr = value.loc[list(layout.participants)].to_numpy(dtype=float)
-            if layout.n_participants == 1:
-                arr = arr.reshape(())
+            # (P, 1): per participant without the P == N ambiguity of a flat array.
+            arr = value.loc[list(layout.participants)].to_numpy(dtype=float).reshape(-1, 1)
         else:
             try:
                 arr = np.asarray(value, dtype=float)
@@ -461,7 +462,8 @@ def _resolve_params(
         if bad.any():
             where = int(np.flatnonzero(bad.reshape(-1))[0])
             raise DataError(
-                f"params[{name!r}] holds a non-finite value {arr.reshape(-1)[where]!r} at position {where}"
+                f"params[{name!r}] holds a non-finite value {arr.reshape(-1)[where].item()!r} "
+                f"at position {where}"
             )
         out[name] = arr
     return out

@@ -5,7 +5,8 @@ Public names are re-exported here from private modules (``rlssm.learning``,
 """
 
 from ._errors import DataError, LANRangeWarning
-from .decision import AbstractDecisionModel, AngleLAN
+from .decision import DDM, AbstractDecisionModel, Angle, AngleLAN
+from .environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
 from .learning import AbstractLearningRule, DualRateRW, RescorlaWagner
 from .mapping import AbstractMapping, DriftScaling
 from .model import RLSSM
@@ -15,12 +16,17 @@ __version__ = "0.1.0"
 __all__ = [
     "RLSSM",
     "AbstractDecisionModel",
+    "AbstractEnvironment",
     "AbstractLearningRule",
     "AbstractMapping",
+    "Angle",
     "AngleLAN",
+    "BernoulliBandit",
+    "DDM",
     "DataError",
     "DriftScaling",
     "DualRateRW",
+    "GaussianBandit",
     "LANRangeWarning",
     "RescorlaWagner",
 ]

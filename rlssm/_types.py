@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal, TypeAlias
 
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, Key, PRNGKeyArray
 
 Precision: TypeAlias = Literal["float32", "float64"]
 """The float policy of a model: every computation is carried out in this dtype."""
@@ -36,6 +36,7 @@ __all__ = [
     "Bounds",
     "Float",
     "Int",
+    "Key",
     "PRNGKeyArray",
     "ParamValue",
     "Precision",

@@ -2,8 +2,9 @@
 
 An environment is a pure function of a PRNG key, the trial index and the chosen
 option, so that the simulator can ``lax.scan`` it over trials and ``vmap`` it over
-participants and posterior draws. Environments hold their settings as static fields
-(plain Python numbers): they are compiled into the simulator as constants.
+participants and posterior draws. The bandits hold their settings as numpy arrays
+(pytree leaves, traced by the simulator's jit): a new setting of the same shape reuses
+the compiled simulator.
 
 Reversals
 ---------
@@ -86,50 +87,53 @@ class AbstractEnvironment(eqx.Module):
 
 
 # ---------------------------------------------------------------------- shared checks
-def _arm_values(name: str, values: Sequence[float] | np.ndarray) -> tuple[float, ...]:
-    arr = np.asarray(values, dtype=float)
+def _arm_values(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
+    arr = np.array(values, dtype=float)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D sequence with one value per arm, got shape {arr.shape}")
     if arr.shape[0] < 2:
         raise ValueError(f"{name} must list at least 2 arms, got {arr.shape[0]}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, got {tuple(arr.tolist())}")
-    return tuple(float(x) for x in arr)
+    return arr
 
 
-def _check_reversals(reversals: tuple[int, ...]) -> None:
-    if any(r < 0 for r in reversals):
-        raise ValueError(f"reversals must be non-negative trial indices, got {reversals}")
-    if any(b <= a for a, b in zip(reversals, reversals[1:])):
-        raise ValueError(f"reversals must be strictly increasing trial indices, got {reversals}")
+def _check_reversals(reversals: np.ndarray) -> None:
+    listed = tuple(reversals.tolist())
+    if reversals.ndim != 1:
+        raise ValueError(f"reversals must be a 1-D sequence of trial indices, got shape {reversals.shape}")
+    if (reversals < 0).any():
+        raise ValueError(f"reversals must be non-negative trial indices, got {listed}")
+    if (np.diff(reversals) <= 0).any():
+        raise ValueError(f"reversals must be strictly increasing trial indices, got {listed}")
 
 
-def _as_int_tuple(reversals: Sequence[int] | np.ndarray) -> tuple[int, ...]:
-    out = []
-    for r in np.asarray(reversals).reshape(-1).tolist():
-        if isinstance(r, bool) or not float(r).is_integer():
-            raise ValueError(f"reversals must be integer trial indices, got {reversals!r}")
-        out.append(int(r))
-    return tuple(out)
+def _as_int_array(reversals: Sequence[int] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(reversals)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int32)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or (arr != np.round(arr)).any():
+        raise ValueError(f"reversals must be integer trial indices, got {reversals!r}")
+    # Ints are int32 under both precisions (see rlssm._precision).
+    return arr.astype(np.int32)
 
 
-def _n_reversals(reversals: tuple[int, ...], trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
+def _n_reversals(reversals: Array | np.ndarray, trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
     """How many reversals have happened by ``trial`` (inclusive), as int32."""
     trial = jnp.asarray(trial, dtype=jnp.int32)
-    if not reversals:
-        return jnp.zeros((), jnp.int32)
     return jnp.sum(trial >= jnp.asarray(reversals, dtype=jnp.int32), dtype=jnp.int32)
 
 
-def _source_arm(n: int, reversals: tuple[int, ...], trial, choice) -> Int[Array, ""]:
+def _source_arm(n: int, reversals, trial, choice) -> Int[Array, ""]:
     """The arm (in pre-reversal numbering) whose distribution ``choice`` pays now."""
     choice = jnp.asarray(choice, dtype=jnp.int32)
     return (choice + _n_reversals(reversals, trial)) % n
 
 
-def _current_best(best: int, n: int, reversals: tuple[int, ...], trial) -> Int[Array, ""]:
-    # Inverse of `_source_arm`: the arm k with (k + r) % n == best.
-    return (jnp.int32(best) - _n_reversals(reversals, trial)) % n
+def _current_best(values, n: int, reversals, trial) -> Int[Array, ""]:
+    # Inverse of `_source_arm`: the arm k with (k + r) % n == argmax(values).
+    best = jnp.argmax(jnp.asarray(values)).astype(jnp.int32)
+    return (best - _n_reversals(reversals, trial)) % n
 
 
 # ---------------------------------------------------------------------- bandits
@@ -155,9 +159,9 @@ class GaussianBandit(AbstractEnvironment):
     ```
     """
 
-    means: tuple[float, ...] = eqx.field(static=True)
-    sd: tuple[float, ...] = eqx.field(static=True)
-    reversals: tuple[int, ...] = eqx.field(static=True)
+    means: Float[np.ndarray, " options"]
+    sd: Float[np.ndarray, " options"]
+    reversals: Int[np.ndarray, " reversals"]
 
     def __init__(
         self,
@@ -166,7 +170,7 @@ class GaussianBandit(AbstractEnvironment):
         reversals: Sequence[int] | np.ndarray = (),
     ):
         self.means = _arm_values("means", means)
-        sd_arr = np.asarray(sd, dtype=float)
+        sd_arr = np.array(sd, dtype=float)
         if sd_arr.ndim == 0:
             sd_arr = np.full(len(self.means), float(sd_arr))
         elif sd_arr.shape != (len(self.means),):
@@ -174,12 +178,12 @@ class GaussianBandit(AbstractEnvironment):
                 f"sd must be a scalar or have one value per arm ({len(self.means)}), "
                 f"got shape {sd_arr.shape}"
             )
-        self.sd = tuple(float(x) for x in sd_arr)
-        self.reversals = _as_int_tuple(reversals)
+        self.sd = sd_arr
+        self.reversals = _as_int_array(reversals)
 
     def __check_init__(self) -> None:
-        if not all(np.isfinite(s) and s > 0 for s in self.sd):
-            raise ValueError(f"sd must be positive and finite, got {self.sd}")
+        if not (np.isfinite(self.sd).all() and (self.sd > 0).all()):
+            raise ValueError(f"sd must be positive and finite, got {tuple(self.sd.tolist())}")
         _check_reversals(self.reversals)
 
     @property
@@ -198,7 +202,7 @@ class GaussianBandit(AbstractEnvironment):
         return mean + sd * jax.random.normal(key, (), dtype=mean.dtype)
 
     def best_option(self, trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
-        return _current_best(int(np.argmax(self.means)), self.n_options, self.reversals, trial)
+        return _current_best(self.means, self.n_options, self.reversals, trial)
 
 
 class BernoulliBandit(AbstractEnvironment):
@@ -220,8 +224,8 @@ class BernoulliBandit(AbstractEnvironment):
     ```
     """
 
-    p: tuple[float, ...] = eqx.field(static=True)
-    reversals: tuple[int, ...] = eqx.field(static=True)
+    p: Float[np.ndarray, " options"]
+    reversals: Int[np.ndarray, " reversals"]
 
     def __init__(
         self,
@@ -229,11 +233,11 @@ class BernoulliBandit(AbstractEnvironment):
         reversals: Sequence[int] | np.ndarray = (),
     ):
         self.p = _arm_values("p", p)
-        self.reversals = _as_int_tuple(reversals)
+        self.reversals = _as_int_array(reversals)
 
     def __check_init__(self) -> None:
-        if not all(0.0 <= q <= 1.0 for q in self.p):
-            raise ValueError(f"p must hold probabilities in [0, 1], got {self.p}")
+        if not ((self.p >= 0.0) & (self.p <= 1.0)).all():
+            raise ValueError(f"p must hold probabilities in [0, 1], got {tuple(self.p.tolist())}")
         _check_reversals(self.reversals)
 
     @property
@@ -251,4 +255,4 @@ class BernoulliBandit(AbstractEnvironment):
         return (jax.random.uniform(key, (), dtype=p.dtype) < p).astype(p.dtype)
 
     def best_option(self, trial: Int[ArrayLike, ""]) -> Int[Array, ""]:
-        return _current_best(int(np.argmax(self.p)), self.n_options, self.reversals, trial)
+        return _current_best(self.p, self.n_options, self.reversals, trial)

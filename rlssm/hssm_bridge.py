@@ -430,14 +430,15 @@ def _make_rv(
     ``rng_fn(rng, *params[, p_outlier], size)`` receives the parameters in
     ``param_names`` order (per row, possibly with leading draw dimensions) and returns
     ``(..., rows, 2)``: rt and response (data coding) for every row of the bound data,
-    simulated one step ahead from the observed history.
+    simulated one step ahead from the observed history by
+    ``rlssm.simulate.sample_conditional_rows``. Rows missed in the data (and draws where
+    the decision process never finished) are NaN.
     """
     names = list(model.param_names)
     list_params = names + (["p_outlier"] if lapse is not None else [])
     n_rows = None if data is None else len(data)
-    bound = None if data is None else data.copy()
-    if bound is not None:
-        model.prepare(bound)
+    # The layout (validated, in the data's row order) is all the simulator needs.
+    bound = None if data is None else model.prepare(data)
 
     class RLSSMRV(RandomVariable):
         # Plain class attributes (no annotations): the class may be pickled by value
@@ -449,12 +450,12 @@ def _make_rv(
         _list_params = list_params
         _lapse = lapse
         _model = model
-        _data = bound
+        _layout = bound
 
         @classmethod
         def rng_fn(cls, rng: np.random.Generator, *args: Any) -> np.ndarray:  # type: ignore[override]
             *params, size = args
-            if cls._data is None:
+            if cls._layout is None:
                 raise NotImplementedError(
                     "this RandomVariable has no data bound: rlssm simulates conditionally on "
                     "the observed history; build the config with make_model_config(model, data) "
@@ -470,19 +471,21 @@ def _make_rv(
                     f"rlssm's simulator is bound to data of {n_rows} rows but was asked for draws "
                     f"of shape {shape}"
                 )
-            rows = {n: np.broadcast_to(a, shape) for n, a in zip(names, arrays, strict=True)}
-            try:
-                from .simulate import sample_conditional_rows
-            except ImportError as err:  # pragma: no cover - until simulate exists
-                raise NotImplementedError(
-                    "rlssm.simulate.sample_conditional_rows is not available"
-                ) from err
+            lead = shape[:-1]
+            n_draws = math.prod(lead)
+            flat = (n_draws, n_rows) if lead else (n_rows,)
+            rows = {
+                n: np.broadcast_to(a, shape).reshape(flat)
+                for n, a in zip(names, arrays, strict=True)
+            }
+            from .simulate import sample_conditional_rows
+
             key = jax.random.key(int(rng.integers(0, 2**31 - 1)))
-            out = np.asarray(sample_conditional_rows(cls._model, cls._data, rows, key), dtype=np.float64)
-            if out.shape != (*shape, 2):
-                raise ValueError(
-                    f"sample_conditional_rows returned shape {out.shape}, expected {(*shape, 2)}"
-                )
+            rt, option = sample_conditional_rows(cls._model, cls._layout, rows, key)
+            option = np.asarray(option).reshape(shape)
+            coding = np.asarray(cls._model.choices, dtype=np.float64)
+            response = np.where(option >= 0, coding[np.clip(option, 0, None)], np.nan)
+            out = np.stack([np.asarray(rt, dtype=np.float64).reshape(shape), response], axis=-1)
             if p_outlier is not None:
                 out = _apply_lapse(out, np.asarray(p_outlier), cls._lapse, model.choices, rng)
             return out

@@ -39,7 +39,7 @@ from jax import lax
 
 from ._errors import DataError
 from ._precision import float_dtype, precision_scope
-from ._types import Array, Float, Int, PRNGKeyArray
+from ._types import Array, Float, Int, Key, PRNGKeyArray
 from .data import TrialLayout
 from .environments import AbstractEnvironment
 from .model import RL_PREFIX, RLSSM, _trials, _Trials
@@ -352,7 +352,7 @@ def simulate_draws(
 # ---------------------------------------------------------------------- conditional
 @eqx.filter_jit
 def _conditional(
-    model: RLSSM, trials: _Trials, rows: dict[str, Array], keys: PRNGKeyArray, n_states: int
+    model: RLSSM, trials: _Trials, rows: dict[str, Array], keys: Key[Array, " draws"], n_states: int
 ) -> tuple[Array, Array]:
     """One-step-ahead draws for ``(D, N)`` row parameters: ``(D, N)`` rt and option."""
     decision = model.decision_model

@@ -34,6 +34,7 @@ series otherwise: relative error below ``2e-12`` for ``w`` in ``[0.05, 0.95]``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import ClassVar
@@ -48,11 +49,11 @@ from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel
 
 LOGP_FLOOR = -66.1
-"""Smallest log-likelihood [`Angle.logp`][rlssm.Angle.logp] returns (HSSM's ``LOGP_LB``).
+"""Log-density floor: [`Angle.logp`][rlssm.Angle.logp] returns ``log(p + exp(LOGP_FLOOR))``.
 
-It is returned where the density is 0 (``rt <= t``; for ``theta > 0``, ``rt - t`` at
-or past the meeting point ``a / tan(theta)``), and smaller log-densities are raised to
-it, so the log-likelihood is continuous in every argument.
+HSSM's ``LOGP_LB``, and the floor of [`DDM`][rlssm.DDM]. Exactly ``LOGP_FLOOR`` where
+the density is 0 (``rt <= t``; for ``theta > 0``, ``rt - t`` at or past the meeting
+point ``a / tan(theta)``) or below ``exp(-400)``; smooth everywhere else.
 """
 
 # Switch between the small-time and the large-time series of phi(u; w) (u = tau / A^2).
@@ -67,14 +68,16 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_PI = math.log(math.pi)
 _PI2 = math.pi**2
 
-# The sampler runs this many steps per iteration of its while-loop: the random numbers
-# for a block are drawn at once, and the loop condition is checked less often.
-_BLOCK = 16
-# Its steps are at most u^2 / 16 (u: half the gap at the step's start), so that a path
-# touching both boundaries within one step has probability ~exp(-2 u^2 / h) = exp(-32),
-# and at least dt / 1000, so that paths close to the meeting point of the bounds end.
+# Its steps are at most u^2 / 16 (u: half the gap at the step's start) and, where the
+# bounds close at rate k, at most u / (4k), so that the gap stays above 1.5 u: six
+# standard deviations of the step's increment. A path touching both boundaries within
+# one step (the event the scheme does not resolve) then has probability below
+# 2 Phi(-6) ~ 2e-9 per step. Steps are at least dt * 1e-6, so that paths ever closer to
+# the meeting point of the bounds (where u ~ 1e-3 and the survival probability is nil)
+# still end.
 _STEP_GAP = 1.0 / 16.0
-_STEP_MIN = 1e-3
+_STEP_CLOSE = 0.25
+_STEP_MIN = 1e-6
 
 
 def _float_dtype(*xs: RealLike) -> np.dtype:
@@ -120,11 +123,10 @@ def _log_phi(u: Array, w: Array) -> Array:
 
 def _step_length(u: Array, k: Array, dt: Array) -> Array:
     """The sampler's step from a point where the bounds are ``+-u`` and close at rate
-    ``k``: at most ``dt`` and ``u^2 / 16``, and, when they close, short enough that they
-    close by at most half (see ``_STEP_GAP``, ``_STEP_MIN``)."""
+    ``k`` (see ``_STEP_GAP``)."""
     h = jnp.minimum(dt, _STEP_GAP * u * u)
     closing = k > 0
-    h = jnp.where(closing, jnp.minimum(h, 0.5 * u / jnp.where(closing, k, 1)), h)
+    h = jnp.where(closing, jnp.minimum(h, _STEP_CLOSE * u / jnp.where(closing, k, 1)), h)
     return jnp.maximum(h, _STEP_MIN * dt)
 
 
@@ -149,6 +151,95 @@ def _bridge_crossing_offset(
     return h / (1 + h_over_r)
 
 
+@functools.partial(jax.jit, static_argnames=("dt_max", "horizon"))
+def _sample_paths(
+    key: PRNGKeyArray,
+    v: Array,
+    a: Array,
+    z: Array,
+    t: Array,
+    theta: Array,
+    dt_max: float,
+    horizon: float,
+) -> tuple[Array, Array]:
+    """The sampler of [`Angle`][rlssm.Angle] on broadcast arrays of one float dtype.
+
+    Jitted at module level so that repeated eager calls reuse the compiled loop.
+    """
+    shape = v.shape
+    dtype = v.dtype
+    k = jnp.tan(theta)
+    dt = jnp.asarray(dt_max, dtype=dtype)
+    max_t = jnp.asarray(horizon, dtype=dtype)
+    key_walk, key_time = jax.random.split(key)
+
+    def step(xi, uni, state):
+        s, x, alive, side, s_hit, h_hit, d1_hit, d2_hit = state
+        u0 = a - k * s  # > 0 on live paths
+        # The last step ends at the horizon, so decided paths have rt - t < max_t
+        # (finished paths take dummy steps of dt, discarded, to stay NaN-free).
+        h = jnp.where(alive, jnp.minimum(_step_length(u0, k, dt), max_t - s), dt)
+        u1 = u0 - k * h
+        x1 = x + v * h + jnp.sqrt(h) * xi
+        d1_up, d2_up = u0 - x, u1 - x1  # distances to the upper boundary
+        d1_lo, d2_lo = u0 + x, u1 + x1  # and to the lower one
+        # Probability that the bridge from x to x1 touched each (linear) boundary,
+        # 1 if x1 is beyond it. One uniform decides both: the events are disjoint
+        # unless p_up + p_lo > 1, which the step length makes negligible.
+        p_up = jnp.exp(-2 * d1_up * jnp.maximum(d2_up, 0) / h)
+        p_lo = jnp.exp(-2 * d1_lo * jnp.maximum(d2_lo, 0) / h)
+        hit_up = uni < p_up
+        hit_lo = (1 - uni) < p_lo
+        hit_up = jnp.where(hit_up & hit_lo, d2_up <= d2_lo, hit_up)
+        hit = alive & (hit_up | hit_lo)
+        return (
+            jnp.where(alive, s + h, s),
+            jnp.where(alive, x1, x),
+            alive & ~hit & (s + h < max_t),
+            jnp.where(hit, jnp.where(hit_up, 1, -1).astype(jnp.int32), side),
+            jnp.where(hit, s, s_hit),
+            jnp.where(hit, h, h_hit),
+            jnp.where(hit, jnp.where(hit_up, d1_up, d1_lo), d1_hit),
+            jnp.where(hit, jnp.where(hit_up, d2_up, d2_lo), d2_hit),
+        )
+
+    def body(carry):
+        i, state = carry
+        k_normal, k_uniform = jax.random.split(jax.random.fold_in(key_walk, i))
+        xi = jax.random.normal(k_normal, shape, dtype=dtype)
+        uni = jax.random.uniform(k_uniform, shape, dtype=dtype)
+        return i + 1, step(xi, uni, state)
+
+    def running(carry):
+        return jnp.any(carry[1][2])
+
+    zero = jnp.zeros(shape, dtype=dtype)
+    state = (
+        zero,
+        a * (2 * z - 1),
+        jnp.ones(shape, dtype=bool),
+        jnp.zeros(shape, dtype=jnp.int32),
+        zero,
+        zero + 1,
+        zero + 1,
+        zero + 1,
+    )
+    _, (_, _, _, side, s_hit, h, d1, d2) = lax.while_loop(
+        running, body, (jnp.asarray(0, dtype=jnp.int32), state)
+    )
+    k_normal, k_uniform = jax.random.split(key_time)
+    offset = _bridge_crossing_offset(
+        d1,
+        d2,
+        h,
+        jax.random.normal(k_normal, shape, dtype=dtype),
+        jax.random.uniform(k_uniform, shape, dtype=dtype),
+    )
+    decided = side != 0
+    rt = jnp.where(decided, t + s_hit + offset, jnp.inf)
+    return rt, side
+
+
 class Angle(AbstractDecisionModel):
     """The angle model (ssm-simulators' ``angle``) with its exact likelihood.
 
@@ -157,35 +248,39 @@ class Angle(AbstractDecisionModel):
     boundary. ``theta = 0`` is the DDM with boundaries ``+-a``; ``theta < 0`` widens the
     bounds, and then some paths never decide (the densities integrate to less than 1).
 
-    **Likelihood.** Exact: the collapsing-bound problem is mapped, by the time change
-    ``tau = s / (1 - tan(theta) s / a)``, onto the constant-bound one, whose
-    first-passage density is summed in log space with five small-time or three
-    large-time series terms (relative error ~1e-12; derivation in the module
-    docstring). Where the density is 0 (``rt <= t``, or ``rt - t >= a / tan(theta)``
-    once the bounds have met) and where the log-density is below it, `logp` returns
-    [`LOGP_FLOOR`][rlssm.decision.angle.LOGP_FLOOR] (-66.1) with zero gradient; value
-    and gradient are finite everywhere inside `bounds`.
+    **Likelihood.** Exact: the time change ``tau = s / (1 - tan(theta) s / a)`` maps
+    the collapsing-bound problem onto the constant-bound one (derivation in the
+    [module docstring][rlssm.decision.angle]), whose first-passage density is summed in
+    log space from five small-time or three large-time series terms (relative error
+    ~1e-12). `logp` returns ``log(p + exp(LOGP_FLOOR))``, with
+    [`LOGP_FLOOR`][rlssm.decision.angle.LOGP_FLOOR] = -66.1: exactly the floor, with
+    zero gradient, where the density is 0 (``rt <= t``, or ``rt - t >= a / tan(theta)``
+    once the bounds have met) or negligible (below ``exp(-400)``). Value and gradient
+    are finite everywhere inside `bounds`.
 
-    **Sampler.** Euler steps of length `dt` are exact for this process (constant drift,
-    unit noise); a boundary crossing between steps is detected with the exact
-    probability that the Brownian bridge between the two positions crossed the
-    (linear) boundary, and the crossing time within the step is drawn from that
-    bridge's first-passage law. What remains approximate is a path touching both
-    boundaries within one step (only where they are ``~sqrt(dt)`` apart). Paths run
-    for at most `max_t` seconds of decision time; those undecided then return
-    ``rt = inf`` and ``choice = 0`` (with ``theta > 0`` every path decides by
-    ``a / tan(theta)``).
+    **Sampler.** Steps of the exact Gaussian transition (constant drift, unit noise);
+    a crossing between steps is detected with the exact probability that the Brownian
+    bridge between the two positions touched the (linear) boundary, and its time within
+    the step is drawn from that bridge's first-passage law (an inverse Gaussian in a
+    transformed time). Steps are at most `dt`, ``u^2 / 16`` and (closing bounds)
+    ``u / (4 tan(theta))``, where ``u`` is the bounds' half-gap: the gap then stays
+    six standard deviations of a step wide, so that a path touching both boundaries
+    within one step, the only event not resolved exactly, has probability below
+    ``2e-9`` per step. Paths run for at most `max_t` seconds of decision time; those
+    still undecided then return ``rt = inf`` and ``choice = 0`` (with
+    ``theta > 0`` every path decides by ``a / tan(theta)``).
 
     Parameters
     ----------
     dt
-        Step of the sampler, in seconds (default ``1e-3``, ssm-simulators' ``delta_t``).
+        Longest step of the sampler, in seconds (default 0.1; the scheme has no
+        time-discretisation bias, so this only bounds the work per step).
     max_t
         Horizon of the sampler: the longest decision time simulated, in seconds
         (default 20, ssm-simulators' ``max_t``).
     """
 
-    dt: float = eqx.field(default=0.02, static=True)
+    dt: float = eqx.field(default=0.1, static=True)
     max_t: float = eqx.field(default=20.0, static=True)
 
     param_names: ClassVar[tuple[str, ...]] = ("v", "a", "z", "t", "theta")
@@ -216,9 +311,10 @@ class Angle(AbstractDecisionModel):
         theta: RealLike,
     ) -> Float[Array, "..."]:
         dtype = _float_dtype(rt, v, a, z, t, theta)
-        rt, v, a, z, t, theta = (jnp.asarray(x, dtype=dtype) for x in (rt, v, a, z, t, theta))
+        # The response is cast too (to the float dtype, which holds -1 and 1 exactly):
+        # an integer array keeps whatever integer width the caller's numpy gave it.
         rt, choice, v, a, z, t, theta = jnp.broadcast_arrays(
-            rt, jnp.asarray(choice), v, a, z, t, theta
+            *(jnp.asarray(x, dtype=dtype) for x in (rt, choice, v, a, z, t, theta))
         )
         upper = choice > 0
         v_hit = jnp.where(upper, v, -v)  # drift towards the boundary that was hit
@@ -251,7 +347,7 @@ class Angle(AbstractDecisionModel):
             + gap * k * z * (1 - z)
         )
         floor = jnp.asarray(LOGP_FLOOR, dtype=dtype)
-        return jnp.where(live, jnp.maximum(log_density, floor), floor)
+        return jnp.where(live, jnp.logaddexp(log_density, floor), floor)
 
     def sample(
         self,
@@ -267,73 +363,4 @@ class Angle(AbstractDecisionModel):
         v, a, z, t, theta = jnp.broadcast_arrays(
             *(jnp.asarray(x, dtype=dtype) for x in (v, a, z, t, theta))
         )
-        shape = v.shape
-        k = jnp.tan(theta)
-        dt = jnp.asarray(self.dt, dtype=dtype)
-        max_t = jnp.asarray(self.max_t, dtype=dtype)
-        key_walk, key_time = jax.random.split(key)
-
-        def step(xi, uni, state):
-            s, x, alive, side, s_hit, d1_hit, d2_hit = state
-            u0 = a - k * s  # > 0 on live paths
-            h = _step_length(u0, k, dt)
-            u1 = u0 - k * h
-            x1 = x + v * h + jnp.sqrt(h) * xi
-            d1_up, d2_up = u0 - x, u1 - x1  # distances to the upper boundary
-            d1_lo, d2_lo = u0 + x, u1 + x1  # and to the lower one
-            # Probability that the bridge from x to x1 touched each (linear) boundary,
-            # 1 if x1 is beyond it. One uniform decides both: the events are disjoint
-            # unless p_up + p_lo > 1, which the step length makes negligible.
-            p_up = jnp.exp(-2 * d1_up * jnp.maximum(d2_up, 0) / h)
-            p_lo = jnp.exp(-2 * d1_lo * jnp.maximum(d2_lo, 0) / h)
-            hit_up = uni < p_up
-            hit_lo = (1 - uni) < p_lo
-            hit_up = jnp.where(hit_up & hit_lo, d2_up <= d2_lo, hit_up)
-            hit = alive & (hit_up | hit_lo)
-            return (
-                jnp.where(alive, s + h, s),
-                jnp.where(alive, x1, x),
-                alive & ~hit & (s + h < max_t),
-                jnp.where(hit, jnp.where(hit_up, 1, -1).astype(jnp.int32), side),
-                jnp.where(hit, s, s_hit),
-                jnp.where(hit, jnp.where(hit_up, d1_up, d1_lo), d1_hit),
-                jnp.where(hit, jnp.where(hit_up, d2_up, d2_lo), d2_hit),
-            )
-
-        def block(carry):
-            i, state = carry
-            k_normal, k_uniform = jax.random.split(jax.random.fold_in(key_walk, i))
-            xis = jax.random.normal(k_normal, (_BLOCK, *shape), dtype=dtype)
-            unis = jax.random.uniform(k_uniform, (_BLOCK, *shape), dtype=dtype)
-            state = lax.fori_loop(0, _BLOCK, lambda j, st: step(xis[j], unis[j], st), state)
-            return i + 1, state
-
-        def running(carry):
-            return jnp.any(carry[1][2])
-
-        zero = jnp.zeros(shape, dtype=dtype)
-        state = (
-            zero,
-            a * (2 * z - 1),
-            jnp.ones(shape, dtype=bool),
-            jnp.zeros(shape, dtype=jnp.int32),
-            zero,
-            zero + 1,
-            zero + 1,
-        )
-        _, (_, _, _, side, s_hit, d1, d2) = lax.while_loop(
-            running, block, (jnp.asarray(0, dtype=jnp.int32), state)
-        )
-        # The step in which each path decided, recomputed from where it started.
-        h = _step_length(a - k * s_hit, k, dt)
-        k_normal, k_uniform = jax.random.split(key_time)
-        offset = _bridge_crossing_offset(
-            d1,
-            d2,
-            h,
-            jax.random.normal(k_normal, shape, dtype=dtype),
-            jax.random.uniform(k_uniform, shape, dtype=dtype),
-        )
-        decided = side != 0
-        rt = jnp.where(decided, t + s_hit + offset, jnp.inf)
-        return rt, side
+        return _sample_paths(key, v, a, z, t, theta, dt_max=self.dt, horizon=self.max_t)

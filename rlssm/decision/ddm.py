@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -9,7 +10,7 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import erfc, erfcx
+from jax.scipy.special import erfcx, ndtri
 
 from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel
@@ -22,12 +23,11 @@ floor is the same in both precisions.
 """
 
 # Normalised time (time / separation**2) below which the small-time series is used. At 0.5
-# the truncation error of either series, with the term counts below, is below exp(-48)
-# relative, and every term of both series is positive (see the helpers), so there is no
-# cancellation on either side of the switch.
+# the first term left out of either series, with the term counts below, is below exp(-160)
+# relative, and neither series cancels badly on its side of the switch (see the helpers).
 _TT_SWITCH = 0.5
-_N_SMALL = 6  # image pairs of the small-time density series (next one ~ exp(-4*7*6))
-_N_LARGE = 10  # eigenmodes of the large-time series (next one ~ exp(-120 * pi**2 / 4))
+_N_SMALL = 6  # image pairs of the small-time density series
+_N_LARGE = 10  # eigenmodes of the large-time density series
 # The distribution function used by the sampler switches series earlier, where two images
 # on each side and eight modes both leave out less than exp(-62).
 _TT_SWITCH_CDF = 0.2
@@ -36,7 +36,7 @@ _N_CDF_LARGE = 8
 # Where the leading exponent w**2 / (2 tt) of the density exceeds this, log p < -900: the
 # floor alone is returned, which keeps gradients finite as rt approaches t from above.
 _MAX_EXPONENT = 1000.0
-_ROOT_STEPS = 40
+_ROOT_STEPS = 12  # safeguarded Newton steps: 8 reach the float64 root in all our checks
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_PI = math.log(math.pi)
@@ -49,6 +49,11 @@ def _float_dtype(*xs: object) -> jnp.dtype:
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
     return jax.dtypes.canonicalize_dtype(dtype)
+
+
+def _series_index(start: int, stop: int, like: Array) -> Array:
+    """``start, ..., stop - 1`` along a new leading axis that broadcasts against ``like``."""
+    return jnp.arange(start, stop, dtype=like.dtype).reshape((-1,) + (1,) * like.ndim)
 
 
 def _sin_k_pi_w(k: Array, w: Array, d: Array) -> Array:
@@ -66,15 +71,17 @@ def _log_fpt_small(tt: Array, w: Array, d: Array) -> Array:
     images whose difference is computed with ``expm1`` and scaled by the leading
     ``exp(-w**2 / (2 tt))``, so that it neither underflows for small ``tt`` nor loses
     digits to cancellation near ``w = 0`` (pairs ``k, -k``) or ``w = 1`` (pairs
-    ``j, -j - 1``).
+    ``j, -j - 1``). For ``w <= 0.5`` the pairs are subtracted from the leading ``w`` and
+    remove at most about two thirds of it at ``tt = 0.5``; for ``w > 0.5`` all pairs are
+    positive.
     """
-    k = jnp.arange(1, _N_SMALL + 1, dtype=tt.dtype)[:, None]
+    k = _series_index(1, _N_SMALL + 1, tt)
     # w <= 0.5: w minus the (positive) pairs k, -k.
     x = 4.0 * k * w / tt
     pairs_near_0 = jnp.exp(-2.0 * k * (k - w) / tt) * (-(2.0 * k + w) * jnp.expm1(-x) - 2.0 * w)
     sum_near_0 = w - jnp.sum(pairs_near_0, axis=0)
     # w > 0.5: the (positive) pairs j, -j - 1, with m = 2j + 1.
-    m = 2.0 * jnp.arange(0, _N_SMALL + 1, dtype=tt.dtype)[:, None] + 1.0
+    m = 2.0 * _series_index(0, _N_SMALL + 1, tt) + 1.0
     y = 2.0 * m * d / tt
     pairs_near_1 = jnp.exp(-(m - 1.0) * (m + 1.0 - 2.0 * d) / (2.0 * tt)) * (
         -(m - d) * jnp.expm1(-y) - 2.0 * d * jnp.exp(-y)
@@ -91,7 +98,7 @@ def _log_fpt_large(tt: Array, w: Array, d: Array) -> Array:
     term after the first is at most ``k**2 exp(-(k**2 - 1) pi**2 tt / 2)`` times the
     first, so the sum is positive and free of cancellation for ``tt >= 0.5``.
     """
-    k = jnp.arange(1, _N_LARGE + 1, dtype=tt.dtype)[:, None]
+    k = _series_index(1, _N_LARGE + 1, tt)
     terms = k * jnp.exp(-(k**2 - 1.0) * _PI2 * tt / 2.0) * _sin_k_pi_w(k, w, d)
     return _LOG_PI - _PI2 * tt / 2.0 + jnp.log(jnp.sum(terms, axis=0))
 
@@ -124,13 +131,16 @@ def _log_p_lower(mu: Array, w: Array, d: Array) -> Array:
 
 
 def _log_ndtr(x: Array) -> Array:
-    """``log Phi(x)``: the scaled ``erfcx`` keeps the lower tail (about twice as fast as
-    ``jax.scipy.special.log_ndtr``, which evaluates all of its branches)."""
-    y = -x / math.sqrt(2.0)
-    lower = x < 0
-    log_lower = jnp.log(0.5 * erfcx(jnp.where(lower, y, 0.0))) - x**2 / 2.0
-    log_upper = jnp.log1p(-0.5 * erfc(jnp.where(lower, 0.0, -y)))
-    return jnp.where(lower, log_lower, log_upper)
+    """``log Phi(x)``, through one scaled complementary error function.
+
+    ``Phi(x) = erfcx(|x| / sqrt 2) exp(-x**2 / 2) / 2`` below 0 and one minus that above:
+    the scaled function keeps the far lower tail, and a single special function (against
+    the several branches of ``jax.scipy.special.log_ndtr``) keeps the sampler's compile
+    and run times down.
+    """
+    half_tail = 0.5 * erfcx(jnp.abs(x) / math.sqrt(2.0))
+    log_lower = jnp.log(half_tail) - x**2 / 2.0
+    return jnp.where(x < 0, log_lower, jnp.log1p(-jnp.exp(log_lower)))
 
 
 def _cdf_small(tt: Array, w: Array, mu: Array, log_p: Array) -> Array:
@@ -142,60 +152,93 @@ def _cdf_small(tt: Array, w: Array, mu: Array, log_p: Array) -> Array:
     taken here in logs. The images left out (``|x| > 5``) contribute below
     ``Phi(-5 / sqrt(0.2)) < exp(-62)``.
     """
-    k = jnp.arange(-_N_CDF_IMAGES, _N_CDF_IMAGES + 1, dtype=tt.dtype)[:, None]
+    k = _series_index(-_N_CDF_IMAGES, _N_CDF_IMAGES + 1, tt)
     x = w + 2.0 * k
-    sqrt_tt = jnp.sqrt(tt)
     # x > 0: exp(mu (x - w)) Phi(-(x + mu tt)/sqrt tt) + exp(-mu (x + w)) Phi(-(x - mu tt)/sqrt tt);
     # x < 0: minus the same with Phi(-.) replaced by Phi(+.), i.e. 1 - Phi(-.).
     sign = jnp.where(x > 0, 1.0, -1.0).astype(tt.dtype)
-    log_a = mu * (x - w) + _log_ndtr(-sign * (x + mu * tt) / sqrt_tt)
-    log_b = -mu * (x + w) + _log_ndtr(-sign * (x - mu * tt) / sqrt_tt)
-    terms = sign * (jnp.exp(log_a - log_p) + jnp.exp(log_b - log_p))
-    return jnp.sum(terms, axis=0)
+    offset = jnp.stack([mu * (x - w), -mu * (x + w)])
+    argument = jnp.stack([x + mu * tt, x - mu * tt]) * (-sign / jnp.sqrt(tt))
+    terms = jnp.exp(offset + _log_ndtr(argument) - log_p)
+    return jnp.sum(sign * (terms[0] + terms[1]), axis=0)
 
 
-def _survival_large(tt: Array, mu: Array, log_scale: Array, weights: Array) -> Array:
-    """``P(T > tt, lower) / P(lower)`` from the eigenmode series, for ``tt >= _TT_SWITCH_CDF``.
+def _eigenmode_factors(
+    w: Array, d: Array, mu: Array, log_p: Array
+) -> tuple[Array, Array, Array]:
+    """Time-independent factors of the large-time series, hoisted out of the root search.
 
-    ``pi exp(-mu w) sum_k k sin(k pi w) exp(-lam_k tt) / lam_k`` with
-    ``lam_k = (mu**2 + k**2 pi**2) / 2``: the large-time density integrated from ``tt``.
-    ``log_scale`` and ``weights`` are the parts that do not depend on ``tt`` (see
-    `_survival_weights`).
+    The survival function of lower-boundary hits, divided by their probability, is
+    ``exp(log_scale - rate[0] tt) * sum_k weight_k exp(-(rate_k - rate[0]) tt)``: the
+    large-time density ``pi exp(-mu w) sum_k k sin(k pi w) exp(-rate_k tt)``, with
+    ``rate_k = (mu**2 + k**2 pi**2) / 2``, integrated from ``tt``.
     """
-    k = jnp.arange(1, _N_CDF_LARGE + 1, dtype=tt.dtype)[:, None]
-    decay = jnp.exp(-(k**2 - 1.0) * _PI2 * tt / 2.0)
-    return jnp.exp(log_scale - (mu**2 + _PI2) * tt / 2.0) * jnp.sum(weights * decay, axis=0)
+    k = _series_index(1, _N_CDF_LARGE + 1, w)
+    rate = (mu**2 + k**2 * _PI2) / 2.0
+    weight = k * _sin_k_pi_w(k, w, d) * (rate[0] / rate)
+    log_scale = _LOG_PI - mu * w - jnp.log(rate[0]) - log_p
+    return log_scale, weight, rate
 
 
-def _survival_weights(w: Array, d: Array, mu: Array, log_p: Array) -> tuple[Array, Array]:
-    """The time-independent factors of `_survival_large`, hoisted out of the root search."""
-    k = jnp.arange(1, _N_CDF_LARGE + 1, dtype=w.dtype)[:, None]
-    lam = (mu**2 + k**2 * _PI2) / 2.0
-    weights = k * _sin_k_pi_w(k, w, d) * (lam[0] / lam)
-    log_scale = _LOG_PI - mu * w - jnp.log(lam[0]) - log_p
-    return log_scale, weights
+def _conditional_distribution(
+    tt: Array, w: Array, mu: Array, log_p: Array, factors: tuple[Array, Array, Array]
+) -> tuple[Array, Array, Array]:
+    """Distribution function, survival function and density of ``tt`` given the lower boundary.
+
+    The small-time image series below ``_TT_SWITCH_CDF``, the eigenmode series above.
+    """
+    small = tt < _TT_SWITCH_CDF
+    t_small = jnp.where(small, tt, _TT_SWITCH_CDF / 2.0)
+    t_large = jnp.where(small, 2.0 * _TT_SWITCH_CDF, tt)
+
+    cdf_small = _cdf_small(t_small, w, mu, log_p)
+    x = w + 2.0 * _series_index(-_N_CDF_IMAGES, _N_CDF_IMAGES + 1, t_small)
+    log_image = (
+        jnp.log(jnp.abs(x))
+        - x**2 / (2.0 * t_small)
+        - 1.5 * jnp.log(t_small)
+        - _LOG_SQRT_2PI
+        - mu * w
+        - mu**2 * t_small / 2.0
+        - log_p
+    )
+    density_small = jnp.sum(jnp.sign(x) * jnp.exp(log_image), axis=0)
+
+    log_scale, weight, rate = factors
+    decay = weight * jnp.exp(-(rate - rate[0]) * t_large)
+    scale = jnp.exp(log_scale - rate[0] * t_large)
+    surv_large = scale * jnp.sum(decay, axis=0)
+    density_large = scale * jnp.sum(rate * decay, axis=0)
+
+    cdf = jnp.where(small, cdf_small, 1.0 - surv_large)
+    surv = jnp.where(small, 1.0 - cdf_small, surv_large)
+    return cdf, surv, jnp.where(small, density_small, density_large)
 
 
+# Jitted on its own so that eager calls of `DDM.sample` reuse one compiled root search.
+@functools.partial(jax.jit, static_argnames="n_steps")
 def _first_passage_quantile(
     target: Array, w: Array, d: Array, mu: Array, log_p: Array, n_steps: int
 ) -> Array:
     """Normalised time ``tt`` with ``P(T <= tt | lower) = target``.
 
-    Newton's method on ``log tt``, safeguarded by bisection (Press et al.'s ``rtsafe``): a
-    Newton step that leaves the current bracket, or fails to halve the step before last,
-    is replaced by a bisection, so the bracket shrinks at least as fast as bisection's
-    every other step, and quadratically near the root.
+    Newton's method on ``ndtri(P(T <= tt | lower)) = ndtri(target)`` in ``log tt``,
+    safeguarded by bisection (Press et al.'s ``rtsafe``). The probit scale makes the
+    equation nearly linear in both the small-time and the strong-drift regimes, so that
+    Newton's steps are taken almost from the start; a step that leaves the current
+    bracket, or fails to halve the step before last, is replaced by a bisection.
     """
-    log_scale, weights = _survival_weights(w, d, mu, log_p)
+    factors = _eigenmode_factors(w, d, mu, log_p)
+    probit_target = ndtri(target)
+    tolerance = jnp.sqrt(jnp.finfo(w.dtype).eps)
 
-    def cdf_and_slope(y: Array) -> tuple[Array, Array]:
+    def probit_and_slope(y: Array) -> tuple[Array, Array]:
         tt = jnp.exp(y)
-        small = tt < _TT_SWITCH_CDF
-        cdf_small = _cdf_small(jnp.where(small, tt, _TT_SWITCH_CDF / 2.0), w, mu, log_p)
-        surv = _survival_large(jnp.where(small, 2.0 * _TT_SWITCH_CDF, tt), mu, log_scale, weights)
-        cdf = jnp.where(small, cdf_small, 1.0 - surv)
-        log_density = _log_fpt(tt, w, d) - mu * w - mu**2 * tt / 2.0 - log_p
-        return cdf, jnp.exp(y + log_density)
+        cdf, surv, density = _conditional_distribution(tt, w, mu, log_p, factors)
+        # The smaller of the two tails carries the precision.
+        lower_half = cdf < 0.5
+        probit = jnp.where(lower_half, 1.0, -1.0) * ndtri(jnp.where(lower_half, cdf, surv))
+        return probit, tt * density * jnp.exp(probit**2 / 2.0 + _LOG_SQRT_2PI)
 
     # Bracket in log time: below w**2 / 400 the conditional distribution function is
     # under exp(-190); above (60 + 2|mu|) / lam_1 the survival function is under
@@ -203,65 +246,73 @@ def _first_passage_quantile(
     lo = jnp.log(w**2 / 400.0)
     hi = jnp.log((60.0 + 2.0 * jnp.abs(mu)) / ((mu**2 + _PI2) / 2.0))
     y = (lo + hi) / 2.0
-    step_before = hi - lo
 
-    def step(_: int, state: tuple[Array, Array, Array, Array, Array]) -> tuple[Array, ...]:
+    def step(_: Array, state: tuple[Array, Array, Array, Array, Array]) -> tuple[Array, ...]:
         lo, hi, y, step_last, step_before = state
-        cdf, slope = cdf_and_slope(y)
-        below = cdf < target
+        probit, slope = probit_and_slope(y)
+        below = probit < probit_target
         lo, hi = jnp.where(below, y, lo), jnp.where(below, hi, y)
-        newton = y - (cdf - target) / slope
-        use_newton = (newton > lo) & (newton < hi) & (jnp.abs(newton - y) < step_before / 2.0)
-        y_next = jnp.where(use_newton, newton, (lo + hi) / 2.0)
+        newton = y - (probit - probit_target) / slope
+        # Comparisons with NaN are false: a NaN step (0 / 0 in a far tail) bisects. Once
+        # the step is within sqrt(eps), the root is as good as found: rounding noise in the
+        # distribution function must not then force a bisection of a bracket that
+        # Newton's one-sided approach has left wide.
+        size = jnp.abs(newton - y)
+        converged = size <= tolerance * (1.0 + jnp.abs(y))
+        in_bracket = (newton > lo) & (newton < hi)
+        use_newton = in_bracket & (converged | (size < step_before / 2.0))
+        y_next = jnp.where(use_newton, newton, jnp.where(converged, y, (lo + hi) / 2.0))
         return lo, hi, y_next, jnp.abs(y_next - y), step_last
 
-    state = (lo, hi, y, step_before, step_before)
+    state = (lo, hi, y, hi - lo, hi - lo)
     return jnp.exp(jax.lax.fori_loop(0, n_steps, step, state)[2])
 
 
 class DDM(AbstractDecisionModel):
-    r"""The drift diffusion model (Wiener first-passage times), with an exact likelihood.
+    """The drift diffusion model (Wiener first-passage times), with an exact likelihood.
 
-    Conventions are ssm-simulators' ``ddm`` (and HSSM's built-in ``ddm``, which pairs its
-    analytical likelihood with that simulator): the evidence
-    :math:`X_s` starts at :math:`a(2z - 1)`, moves as :math:`dX = v\,ds + dW` (unit noise),
-    and the process ends when it reaches :math:`+a` (response ``+1``) or :math:`-a`
-    (response ``-1``); the response time is that first-passage time plus ``t``. So ``a``
-    is *half* the boundary separation (the separation is :math:`A = 2a`), ``z`` the start
-    as a fraction of the separation above the lower boundary, and ``v > 0`` favours the
-    upper boundary. HSSM's ``logp_ddm`` makes the same choice (it doubles ``a`` before
-    applying Navarro & Fuss's formulas, which are written for separation :math:`A`).
+    Conventions are ssm-simulators' ``ddm`` and HSSM's built-in ``ddm`` (HSSM pairs its
+    analytical likelihood with that simulator): the evidence starts at ``a * (2z - 1)``,
+    moves as ``dX = v ds + dW`` (unit noise) and stops on reaching ``+a`` (response
+    ``+1``) or ``-a`` (response ``-1``); the response time is that first-passage time plus
+    ``t``. So ``a`` is *half* the boundary separation ``A = 2a`` (HSSM's ``logp_ddm``
+    doubles ``a`` before applying Navarro & Fuss's formulas, which are written for the
+    separation), ``z`` is the start as a fraction of the separation above the lower
+    boundary, and ``v > 0`` favours the upper boundary. ``choice > 0`` is read as the
+    upper boundary, anything else as the lower one.
 
-    With :math:`s = rt - t`, :math:`\tau = s / A^2` and, for a lower-boundary response,
-    :math:`v' = v`, :math:`w = z` (for an upper one :math:`v' = -v`, :math:`w = 1 - z`),
+    With ``s = rt - t``, ``tau = s / A**2`` and, for a lower-boundary response,
+    ``v' = v``, ``w = z`` (for an upper one ``v' = -v``, ``w = 1 - z``), the density is
+    ``p = A**-2 * exp(-v' A w - v'**2 s / 2) * f(tau | w)``, where ``f`` is the zero-drift,
+    unit-separation first-passage density (Navarro & Fuss, 2009). ``f`` is summed with
+    the small-time (image) series for ``tau < 0.5`` and the large-time (eigenmode) series
+    otherwise, with a fixed number of terms whose truncation error is below
+    ``exp(-160)`` relative, in the log domain and with images paired so that nothing
+    underflows or cancels catastrophically: in float64 the result is exact to rounding
+    error (within 1e-12 of HSSM's ``logp_ddm`` wherever HSSM's own floor is inactive).
 
-    .. math::
+    ``logp`` returns ``log(p + exp(LOGP_FLOOR))``, ``LOGP_FLOOR = -66.1`` being HSSM's
+    floor: exactly ``LOGP_FLOOR`` where ``rt <= t`` (and where the leading exponent
+    ``w**2 / (2 tau)`` exceeds 1000, so that ``p < exp(-900)``), and otherwise within
+    ``exp(LOGP_FLOOR) / p`` (relative) of the exact density. The floor is smooth: the
+    log-density and its gradients are finite and continuous in ``rt`` and in every
+    parameter inside ``bounds`` (in float32, for ``z * a`` and ``(1 - z) * a`` above
+    about 1e-15). Like HSSM's floor, it makes the density integrate to slightly more
+    than 1 over an unbounded time range; over any realistic range the excess is below
+    1e-27.
 
-        p(rt, \text{choice}) = A^{-2} \exp(-v' A w - v'^2 s / 2)\, f(\tau \mid w),
-
-    where :math:`f` is the zero-drift, unit-separation first-passage density (Navarro &
-    Fuss, 2009). It is summed with the small-time (image) series for :math:`\tau < 0.5`
-    and the large-time (eigenmode) series otherwise, with enough terms that the
-    truncation error is below :math:`e^{-48}` relative, in the log domain with paired
-    terms so that nothing underflows or cancels; in float64 the result is exact to
-    rounding error.
-
-    ``logp`` returns :math:`\log(p + e^{F})` with :math:`F` = ``LOGP_FLOOR`` = -66.1
-    (HSSM's floor): exactly ``LOGP_FLOOR`` where ``rt <= t`` (and where the leading
-    exponent :math:`w^2/(2\tau)` exceeds 1000, where :math:`p < e^{-900}`), and otherwise
-    within :math:`e^{F}/p` (relative) of the exact density. The floor is smooth: the
-    log-density and its gradients are finite and continuous for every ``rt``, and for all
-    parameters inside ``bounds`` (in float32, for :math:`z a` and :math:`(1 - z) a` above
-    about 1e-15). ``choice > 0`` is read as the upper boundary and anything else as the
-    lower one.
-
-    ``sample`` is exact: the boundary is drawn from its closed-form probability, then
-    the decision time by inverting the closed-form first-passage distribution function
-    of that boundary (Blurton, Kesselmeier & Gondan, 2012: a normal-tail image series for
-    small times, an eigenmode series for large ones) with 64 bisection steps in log
-    time. The error is that of the series and of the bisection (below the float spacing
-    of the result); there is no time step and no horizon, so every draw is finite and
-    ``choice`` is always -1 or +1.
+    ``sample`` is exact (inverse-transform sampling): the boundary is drawn from its
+    closed-form probability, then the decision time by solving
+    ``P(T <= tau | boundary) = U`` for a uniform ``U``, with the closed-form
+    distribution function of that boundary's first-passage time (an image series of
+    normal tail probabilities for small times, as in Blurton, Kesselmeier & Gondan, 2012,
+    and an eigenmode series for large ones) and 12 steps of Newton's method in
+    ``log tau``, safeguarded by bisection. In float64 the distribution function at the
+    returned time matches ``U`` to about 1e-14 (1e-9 with ``|v| * A`` up to 100 and
+    ``z`` within 1e-4 of a boundary); in float32 to about 2e-6, but only to about 1e-3
+    where the start lies within about 1e-3 of the other boundary and a strong drift
+    points towards it (the image terms cancel there). There is no time step and
+    no horizon: every draw is finite and ``choice`` is always -1 or +1.
 
     References
     ----------

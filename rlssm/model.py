@@ -183,8 +183,7 @@ class RLSSM(eqx.Module):
         for name, decl in self.mapping.params.items():
             out[name] = split_decl(name, decl)[1]
         for name in self._free_decision_params():
-            lo, hi = self.bounds[name]
-            out[name] = 0.5 * (lo + hi)
+            out[name] = split_decl(name, self.bounds[name])[1]
         return out
 
     @property

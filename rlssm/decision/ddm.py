@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -33,8 +32,9 @@ _N_LARGE = 10  # eigenmodes of the large-time density series
 _TT_SWITCH_CDF = 0.2
 _N_CDF_IMAGES = 2
 _N_CDF_LARGE = 8
-# Where the leading exponent w**2 / (2 tt) of the density exceeds this, log p < -900: the
-# floor alone is returned, which keeps gradients finite as rt approaches t from above.
+# Where the leading exponent w**2 / (2 tt) of the density exceeds this, log p < -900 (for
+# w > 1e-8 and a > 1e-4): the floor alone is returned, which keeps gradients finite as rt
+# approaches t from above.
 _MAX_EXPONENT = 1000.0
 _ROOT_STEPS = 12  # safeguarded Newton steps: 8 reach the float64 root in all our checks
 
@@ -104,7 +104,7 @@ def _log_fpt_large(tt: Array, w: Array, d: Array) -> Array:
 
 
 def _log_fpt(tt: Array, w: Array, d: Array) -> Array:
-    """Log-density of lower-boundary hits at normalised time ``tt > 0`` (zero drift, unit separation)."""
+    """Log-density of lower-boundary hits at ``tt > 0``: zero drift, unit separation."""
     small = tt < _TT_SWITCH
     # Each series is evaluated only where it is valid: the other branch gets a harmless
     # time so that its (unused) NaNs cannot leak into gradients.
@@ -215,8 +215,32 @@ def _conditional_distribution(
     return cdf, surv, jnp.where(small, density_small, density_large)
 
 
-# Jitted on its own so that eager calls of `DDM.sample` reuse one compiled root search.
-@functools.partial(jax.jit, static_argnames="n_steps")
+# Jitted on its own so that eager calls of `DDM.logp` compile once per shape, not op by op.
+@jax.jit
+def _log_density(rt: Array, upper: Array, v: Array, a: Array, z: Array, t: Array) -> Array:
+    """`DDM.logp` on arrays of one float dtype, ``upper`` marking upper-boundary responses."""
+    rt, upper, v, a, z, t = jnp.broadcast_arrays(rt, upper, v, a, z, t)
+
+    # Reflect upper-boundary responses onto the lower boundary. Both w and 1 - w come
+    # from z directly, so the one near 0 carries full relative precision.
+    v_low = jnp.where(upper, -v, v)
+    w = jnp.where(upper, 1.0 - z, z)
+    d = jnp.where(upper, z, 1.0 - z)
+    sep = 2.0 * a
+
+    s = rt - t
+    positive = s > 0
+    tt = jnp.where(positive, s, 1.0) / sep**2
+    exact_region = positive & (w**2 / (2.0 * tt) <= _MAX_EXPONENT)
+    # Outside the region the density is replaced by the floor; give the formula a
+    # harmless time there so that its gradient (multiplied by 0) is not inf or NaN.
+    tt = jnp.where(exact_region, tt, 1.0)
+    s = tt * sep**2
+    log_p = _log_fpt(tt, w, d) - 2.0 * jnp.log(sep) - v_low * sep * w - v_low**2 * s / 2.0
+    floor = jnp.asarray(LOGP_FLOOR, dtype=log_p.dtype)
+    return jnp.where(exact_region, jnp.logaddexp(log_p, floor), floor)
+
+
 def _first_passage_quantile(
     target: Array, w: Array, d: Array, mu: Array, log_p: Array, n_steps: int
 ) -> Array:
@@ -268,6 +292,31 @@ def _first_passage_quantile(
     return jnp.exp(jax.lax.fori_loop(0, n_steps, step, state)[2])
 
 
+# Jitted on its own so that eager calls of `DDM.sample` compile once per shape.
+@jax.jit
+def _draw(key: PRNGKeyArray, v: Array, a: Array, z: Array, t: Array) -> tuple[Array, Array]:
+    """`DDM.sample` on broadcast arrays of one float dtype."""
+    dtype = v.dtype
+    key_choice, key_time = jax.random.split(key)
+    sep = 2.0 * a
+
+    log_p_upper = _log_p_lower(-v * sep, 1.0 - z, z)
+    u_choice = jax.random.uniform(key_choice, v.shape, dtype=dtype)
+    upper = jnp.log(u_choice) < log_p_upper
+
+    # Reflect onto the lower boundary, as in logp.
+    mu = jnp.where(upper, -v, v) * sep
+    w = jnp.where(upper, 1.0 - z, z)
+    d = jnp.where(upper, z, 1.0 - z)
+    log_p = jnp.where(upper, log_p_upper, _log_p_lower(mu, w, d))
+    target = jax.random.uniform(key_time, v.shape, dtype=dtype)
+
+    tt = _first_passage_quantile(target, w, d, mu, log_p, _ROOT_STEPS)
+    rt = t + tt * sep**2
+    choice = jnp.where(upper, 1, -1).astype(jnp.int32)
+    return rt, choice
+
+
 class DDM(AbstractDecisionModel):
     """The drift diffusion model (Wiener first-passage times), with an exact likelihood.
 
@@ -293,7 +342,8 @@ class DDM(AbstractDecisionModel):
 
     ``logp`` returns ``log(p + exp(LOGP_FLOOR))``, ``LOGP_FLOOR = -66.1`` being HSSM's
     floor: exactly ``LOGP_FLOOR`` where ``rt <= t`` (and where the leading exponent
-    ``w**2 / (2 tau)`` exceeds 1000, so that ``p < exp(-900)``), and otherwise within
+    ``w**2 / (2 tau)`` exceeds 1000, where ``p < exp(-900)`` for any ``z * a`` above
+    1e-8 and ``a`` above 1e-4), and otherwise within
     ``exp(LOGP_FLOOR) / p`` (relative) of the exact density. The floor is smooth: the
     log-density and its gradients are finite and continuous in ``rt`` and in every
     parameter inside ``bounds`` (in float32, for ``z * a`` and ``(1 - z) * a`` above
@@ -347,27 +397,7 @@ class DDM(AbstractDecisionModel):
     ) -> Float[Array, "..."]:
         dtype = _float_dtype(rt, v, a, z, t)
         rt, v, a, z, t = (jnp.asarray(x, dtype=dtype) for x in (rt, v, a, z, t))
-        upper = jnp.asarray(choice) > 0
-        rt, upper, v, a, z, t = jnp.broadcast_arrays(rt, upper, v, a, z, t)
-
-        # Reflect upper-boundary responses onto the lower boundary. Both w and 1 - w come
-        # from z directly, so the one near 0 carries full relative precision.
-        v_low = jnp.where(upper, -v, v)
-        w = jnp.where(upper, 1.0 - z, z)
-        d = jnp.where(upper, z, 1.0 - z)
-        sep = 2.0 * a
-
-        s = rt - t
-        positive = s > 0
-        tt = jnp.where(positive, s, 1.0) / sep**2
-        exact_region = positive & (w**2 / (2.0 * tt) <= _MAX_EXPONENT)
-        # Outside the region the density is replaced by the floor; give the formula a
-        # harmless time there so that its gradient (multiplied by 0) is not inf or NaN.
-        tt = jnp.where(exact_region, tt, 1.0)
-        s = tt * sep**2
-        log_p = _log_fpt(tt, w, d) - 2.0 * jnp.log(sep) - v_low * sep * w - v_low**2 * s / 2.0
-        floor = jnp.asarray(LOGP_FLOOR, dtype=dtype)
-        return jnp.where(exact_region, jnp.logaddexp(log_p, floor), floor)
+        return _log_density(rt, jnp.asarray(choice) > 0, v, a, z, t)
 
     def sample(
         self,
@@ -380,21 +410,4 @@ class DDM(AbstractDecisionModel):
     ) -> tuple[Float[Array, "..."], Int[Array, "..."]]:
         dtype = _float_dtype(v, a, z, t)
         v, a, z, t = jnp.broadcast_arrays(*(jnp.asarray(x, dtype=dtype) for x in (v, a, z, t)))
-        key_choice, key_time = jax.random.split(key)
-        sep = 2.0 * a
-
-        log_p_upper = _log_p_lower(-v * sep, 1.0 - z, z)
-        u_choice = jax.random.uniform(key_choice, v.shape, dtype=dtype)
-        upper = jnp.log(u_choice) < log_p_upper
-
-        # Reflect onto the lower boundary, as in logp.
-        mu = jnp.where(upper, -v, v) * sep
-        w = jnp.where(upper, 1.0 - z, z)
-        d = jnp.where(upper, z, 1.0 - z)
-        log_p = jnp.where(upper, log_p_upper, _log_p_lower(mu, w, d))
-        target = jax.random.uniform(key_time, v.shape, dtype=dtype)
-
-        tt = _first_passage_quantile(target, w, d, mu, log_p, _ROOT_STEPS)
-        rt = t + tt * sep**2
-        choice = jnp.where(upper, 1, -1).astype(jnp.int32)
-        return rt, choice
+        return _draw(key, v, a, z, t)

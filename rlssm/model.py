@@ -18,10 +18,10 @@ from .decision.base import AbstractDecisionModel
 from .learning.base import AbstractLearningRule
 from .mapping import AbstractMapping, DriftScaling
 
+from .environments import AbstractEnvironment
+
 if TYPE_CHECKING:
     import hssm
-
-    from .environments import AbstractEnvironment
     import pytensor.graph
 
 
@@ -340,7 +340,7 @@ class RLSSM(eqx.Module):
     def simulate(
         self,
         params: Mapping[str, Any],
-        env: "AbstractEnvironment",
+        env: AbstractEnvironment,
         n_participants: int,
         n_trials: int,
         seed: int = 0,
@@ -355,6 +355,28 @@ class RLSSM(eqx.Module):
         from .simulate import simulate
 
         return simulate(self, params, env, n_participants=n_participants, n_trials=n_trials, seed=seed)
+
+    def posterior_predictive(
+        self,
+        hm: Any,
+        idata: Any,
+        mode: str = "conditional",
+        env: AbstractEnvironment | None = None,
+        n_draws: int | None = 100,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """Predictive data sets from the posterior of ``hm`` (built by `to_hssm`).
+
+        ``mode="conditional"`` replays the observed history one step ahead (rows align
+        with the data); ``mode="generative"`` simulates fresh choices and feedback in
+        ``env``. Per-trial parameters come from the fitted HSSM model, so formulas
+        with covariates work (conditional mode). Returns a DataFrame with ``chain``,
+        ``draw``, ``participant_id``, ``trial_id``, ``response``, ``rt``,
+        ``feedback`` (and ``correct`` in generative mode). See `rlssm.predictive`.
+        """
+        from .predictive import posterior_predictive
+
+        return posterior_predictive(self, hm, idata, mode=mode, env=env, n_draws=n_draws, seed=seed)  # type: ignore[arg-type]
 
     def _evaluate(self, data: pd.DataFrame, params: Mapping[str, Any]):
         layout = self.prepare(data)

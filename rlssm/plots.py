@@ -146,9 +146,10 @@ def plot_posterior_vs_truth(
             ax.plot([0], [truth[name]], "r_", markersize=22, mew=2.5, label="truth")
         ax.set_xticks([])
         ax.set_title(name, fontsize=9)
-    axes[0][0].legend(fontsize=7, loc="best")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=8, frameon=False)
     fig.suptitle("Group parameters: posterior interval vs generating value")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
     return fig
 
 

@@ -1,0 +1,305 @@
+"""Command line: ``rlssm demo | fit | simulate | check``.
+
+``rlssm demo`` is the main job: it simulates the seed tutorial's design (two-armed
+Gaussian bandit) with known parameters, fits the hierarchical dual-rate Rescorla-Wagner +
+exact angle model with HSSM's NUTS, prints the group parameters next to the truth, and
+writes plots, the data and the InferenceData to an output folder. It needs no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._errors import DataError
+
+RULES = {"dual": "DualRateRW", "rw": "RescorlaWagner"}
+DECISIONS = {"angle": "Angle", "ddm": "DDM", "angle-lan": "AngleLAN"}
+
+# Group-level generating values of the demo: the seed tutorial's group means (its data
+# file's params_true_group), with a lower rate for negative prediction errors.
+DEMO_TRUTH = {
+    "rl_alpha": 0.66, "rl_alpha_neg": 0.35, "scaler": 2.78, "a": 1.48, "z": 0.27, "t": 0.44,
+    "theta": 0.31,
+}
+DEMO_SPREAD = {
+    "rl_alpha": 0.034, "rl_alpha_neg": 0.034, "scaler": 0.11, "a": 0.068, "z": 0.03, "t": 0.014,
+    "theta": 0.035,
+}
+
+
+def _model(rule: str, decision: str, choices: Sequence[Any], precision: str):
+    import rlssm
+
+    r = getattr(rlssm, RULES[rule])()
+    d = getattr(rlssm, DECISIONS[decision])()
+    return rlssm.RLSSM(r, d, choices=tuple(choices), precision=precision)  # type: ignore[arg-type]
+
+
+def _choices(text: str) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            out.append(int(item))
+        except ValueError:
+            try:
+                out.append(float(item))
+            except ValueError:
+                out.append(item)
+    return tuple(out)
+
+
+def _draw_participants(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, mean in DEMO_TRUTH.items():
+        out[name] = rng.normal(mean, DEMO_SPREAD[name], size=n)
+    out["rl_alpha"] = np.clip(out["rl_alpha"], 0.01, 0.99)
+    out["rl_alpha_neg"] = np.clip(out["rl_alpha_neg"], 0.01, 0.99)
+    return out
+
+
+def _fit(model, data: pd.DataFrame, args: argparse.Namespace, hierarchical: bool):
+    """Build the HSSM model through rlssm and sample it; returns (hm, idata, seconds)."""
+    from .fitting import default_include, sample
+
+    include = default_include(model, hierarchical=hierarchical)
+    hm = model.to_hssm(data, include=include)
+    start = time.perf_counter()
+    idata = sample(hm, chains=args.chains, tune=args.tune, draws=args.draws, seed=args.seed)
+    return hm, idata, time.perf_counter() - start
+
+
+def _group_table(model, idata, truth: dict[str, float] | None) -> pd.DataFrame:
+    from .fitting import group_names
+    from .plots import group_summary
+
+    names = group_names(model, idata)
+    table = group_summary(idata, list(names.values()))
+    table.index = list(names.keys())
+    if truth is not None:
+        table.insert(0, "truth", [truth.get(k, np.nan) for k in table.index])
+    return table
+
+
+def _print_table(table: pd.DataFrame) -> None:
+    cols = [c for c in ("truth", "mean", "lower", "upper", "r_hat", "ess_bulk") if c in table.columns]
+    shown = table[cols].rename(columns={"lower": "5%", "upper": "95%"})
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):
+        print(shown.to_string())
+
+
+def _save_idata(idata: Any, path: Path) -> None:
+    try:
+        idata.to_netcdf(str(path))
+    except Exception as err:  # noqa: BLE001 - report and keep going; plots still useful
+        print(f"warning: could not write {path}: {err}", file=sys.stderr)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+
+    import rlssm
+
+    from .plots import plot_learning_curves, plot_participant_values, plot_posterior_vs_truth
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = _model("dual", args.decision, (0, 1), args.precision)
+    env = rlssm.GaussianBandit(means=(0.2, 0.8), sd=0.1)
+    truth_part = _draw_participants(args.participants, args.seed)
+    print(f"Simulating {args.participants} participants x {args.trials} trials "
+          f"({type(model.learning_rule).__name__} + {type(model.decision_model).__name__}) ...")
+    data = model.simulate(truth_part, env, n_participants=args.participants, n_trials=args.trials,
+                          seed=args.seed)
+    data.to_csv(out / "data.csv", index=False)
+    print(f"Fitting the hierarchical model: {args.chains} chains x ({args.tune} tune + "
+          f"{args.draws} draws) with NUTS (numpyro) ...")
+    hm, idata, seconds = _fit(model, data, args, hierarchical=True)
+    table = _group_table(model, idata, DEMO_TRUTH)
+    print(f"\nSampling took {seconds:.1f} s. Group-level means (90% interval):")
+    _print_table(table)
+    table.to_csv(out / "group_parameters.csv")
+    _save_idata(idata, out / "idata.nc")
+
+    fig = plot_posterior_vs_truth(table, DEMO_TRUTH)
+    fig.savefig(out / "posterior_vs_truth.png", dpi=110)
+    plt.close(fig)
+    ppc = model.posterior_predictive(hm, idata, mode="generative", env=env,
+                                     n_draws=min(args.ppc_draws, args.chains * args.draws), seed=args.seed)
+    fig = plot_learning_curves(data, ppc, choices=model.choices)
+    fig.savefig(out / "learning_curves.png", dpi=110)
+    plt.close(fig)
+    point = {k: float(np.asarray(v).mean()) for k, v in truth_part.items()}
+    fig = plot_participant_values(model, data, point, participant=0)
+    fig.savefig(out / "participant_0_values.png", dpi=110)
+    plt.close(fig)
+    print(f"\nWrote data.csv, group_parameters.csv, idata.nc and plots to {out}/")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_posterior_vs_truth
+
+    data = pd.read_csv(args.data)
+    model = _model(args.rule, args.decision, _choices(args.choices), args.precision)
+    model.prepare(data)  # a DataError here, before any sampling
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    hm, idata, seconds = _fit(model, data, args, hierarchical=not args.flat)
+    table = _group_table(model, idata, None)
+    print(f"Sampling took {seconds:.1f} s. Group-level parameters (90% interval):")
+    _print_table(table)
+    table.to_csv(out / "group_parameters.csv")
+    _save_idata(idata, out / "idata.nc")
+    fig = plot_posterior_vs_truth(table)
+    fig.savefig(out / "posterior.png", dpi=110)
+    plt.close(fig)
+    print(f"Wrote group_parameters.csv, idata.nc and posterior.png to {out}/")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import rlssm
+
+    model = _model(args.rule, args.decision, _choices(args.choices), args.precision)
+    params: dict[str, Any] = dict(model.default_params)
+    params.update({k: v for k, v in DEMO_TRUTH.items() if k in params})
+    for item in args.param or []:
+        name, _, value = item.partition("=")
+        if name not in model.param_names:
+            raise SystemExit(f"--param {item}: {name!r} is not a parameter {model.param_names}")
+        params[name] = float(value)
+    env = rlssm.GaussianBandit(means=tuple(args.means), sd=args.sd, reversals=tuple(args.reversals))
+    data = model.simulate(params, env, n_participants=args.participants, n_trials=args.trials,
+                          seed=args.seed)
+    data.to_csv(args.out, index=False)
+    print(f"Wrote {len(data)} trials of {args.participants} participants to {args.out}")
+    print("Parameters: " + json.dumps(params))
+    return 0
+
+
+def check_report(data: pd.DataFrame, model) -> list[str]:
+    """Lines of a validation report; raises `DataError` when the data is invalid."""
+    layout = model.prepare(data)
+    counts = layout.valid.sum(axis=1)
+    missed = int((layout.valid & ~layout.observed).sum())
+    lines = [
+        f"rows: {len(data)}",
+        f"participants: {layout.n_participants}",
+        f"trials per participant: min {counts.min()}, median {int(np.median(counts))}, max {counts.max()}"
+        + ("" if counts.min() == counts.max() else " (unequal: fine, rlssm pads and masks)"),
+        f"response coding: {model.choices} -> options {tuple(range(model.n_options))}; "
+        f"decision model coding {model.decision_model.choices}",
+        f"missed trials (rt and response NaN): {missed}",
+        f"blocks: {'yes, ' + str(data['block'].nunique()) + ' labels' if layout.has_block else 'no block column'}",
+        f"states: {'yes, ' + str(len(layout.states)) + ' states' if layout.has_state else 'no state column'}",
+        f"rt: min {np.nanmin(data['rt']):.3f} s, median {np.nanmedian(data['rt']):.3f} s, "
+        f"max {np.nanmax(data['rt']):.3f} s",
+    ]
+    return lines
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    data = pd.read_csv(args.data)
+    model = _model(args.rule, "angle", _choices(args.choices), "float64")
+    try:
+        lines = check_report(data, model)
+    except DataError as err:
+        print(f"INVALID: {err}")
+        return 1
+    print("OK: the data is valid for rlssm")
+    for line in lines:
+        print("  " + line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rlssm", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def sampling(sp: argparse.ArgumentParser, chains: int, tune: int, draws: int) -> None:
+        sp.add_argument("--chains", type=int, default=chains)
+        sp.add_argument("--tune", type=int, default=tune)
+        sp.add_argument("--draws", type=int, default=draws)
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--precision", choices=("float32", "float64"), default="float64")
+
+    d = sub.add_parser("demo", help="simulate the seed design, fit it, summarise, plot (the main job)")
+    d.add_argument("--participants", type=int, default=8)
+    d.add_argument("--trials", type=int, default=120)
+    d.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
+    d.add_argument("--ppc-draws", type=int, default=50)
+    d.add_argument("--out", default="rlssm_output")
+    d.add_argument("--full", action="store_true",
+                   help="the seed's full size: 20 participants x 200 trials, 4 chains x 1000 + 1000")
+    sampling(d, chains=2, tune=300, draws=300)
+    d.set_defaults(func=cmd_demo)
+
+    f = sub.add_parser("fit", help="fit a model to DATA.csv")
+    f.add_argument("data")
+    f.add_argument("--rule", choices=tuple(RULES), default="dual")
+    f.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
+    f.add_argument("--choices", default="0,1", help="response values in option order, e.g. 0,1 or -1,1")
+    f.add_argument("--flat", action="store_true", help="one set of parameters for everyone")
+    f.add_argument("--out", default="rlssm_fit")
+    sampling(f, chains=2, tune=500, draws=500)
+    f.set_defaults(func=cmd_fit)
+
+    s = sub.add_parser("simulate", help="simulate a bandit data set to CSV")
+    s.add_argument("--rule", choices=tuple(RULES), default="dual")
+    s.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
+    s.add_argument("--choices", default="0,1")
+    s.add_argument("--participants", type=int, default=20)
+    s.add_argument("--trials", type=int, default=200)
+    s.add_argument("--means", type=float, nargs="+", default=[0.2, 0.8])
+    s.add_argument("--sd", type=float, default=0.1)
+    s.add_argument("--reversals", type=int, nargs="*", default=[])
+    s.add_argument("--param", action="append", help="NAME=VALUE, e.g. --param scaler=3")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--precision", choices=("float32", "float64"), default="float64")
+    s.add_argument("--out", default="simulated.csv")
+    s.set_defaults(func=cmd_simulate)
+
+    c = sub.add_parser("check", help="validate DATA.csv and print a report (exit 1 if invalid)")
+    c.add_argument("data")
+    c.add_argument("--rule", choices=tuple(RULES), default="dual")
+    c.add_argument("--choices", default="0,1")
+    c.set_defaults(func=cmd_check)
+    return p
+
+
+def _quiet_third_party() -> None:
+    """Hide HSSM/bambi/pymc deprecation chatter in the command's output (not errors)."""
+    import logging
+    import warnings
+
+    for module in ("hssm", "bambi", "pymc", "pytensor", "arviz", "formulae", "numpyro"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+    logging.getLogger("hssm").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rlssm`` command."""
+    args = build_parser().parse_args(argv)
+    _quiet_third_party()
+    if getattr(args, "full", False):
+        args.participants, args.trials, args.chains, args.tune, args.draws = 20, 200, 4, 1000, 1000
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

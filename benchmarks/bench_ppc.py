@@ -37,7 +37,9 @@ def _draws(n_draws: int, n_participants: int, seed: int) -> dict[str, np.ndarray
     }
 
 
-def time_rlssm(args: argparse.Namespace, draws: dict[str, np.ndarray]) -> tuple[float, float, int]:
+def time_rlssm(
+    args: argparse.Namespace, draws: dict[str, np.ndarray]
+) -> tuple[list[tuple[float, float]], int]:
     import rlssm
     from rlssm.decision.angle import Angle
     from rlssm.decision.ddm import DDM
@@ -49,10 +51,12 @@ def time_rlssm(args: argparse.Namespace, draws: dict[str, np.ndarray]) -> tuple[
     env = rlssm.BernoulliBandit((0.7, 0.3))
     times = []
     for seed in range(2):
-        start = time.perf_counter()
+        # Wall clock, and the process's CPU time (all threads): on a shared machine the
+        # latter is closer to what the work costs.
+        wall, cpu = time.perf_counter(), time.process_time()
         ppc = simulate_draws(model, params, env, args.participants, args.trials, seed=seed)
-        times.append(time.perf_counter() - start)
-    return times[0], times[1], len(ppc)
+        times.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return times, len(ppc)
 
 
 def time_ssms(args: argparse.Namespace, draws: dict[str, np.ndarray]) -> float | None:
@@ -84,20 +88,20 @@ def main() -> None:
     args = parser.parse_args()
 
     draws = _draws(args.draws, args.participants, seed=0)
-    first, warm, rows = time_rlssm(args, draws)
+    ((first, first_cpu), (warm, warm_cpu)), rows = time_rlssm(args, draws)
     per_draw = time_ssms(args, draws) if args.ssms_draws > 0 else None
 
     work = f"{args.draws} draws x {args.participants} participants x {args.trials} trials"
     print(f"generative PPC, {work} ({rows} rows), {args.decision}, {args.precision}")
-    print(f"{'':38s}{'seconds':>10s}")
-    print(f"{'rlssm simulate_draws, first (compile)':38s}{first:10.2f}")
-    print(f"{'rlssm simulate_draws, warm':38s}{warm:10.2f}")
+    print(f"{'':40s}{'wall s':>10s}{'CPU s':>10s}")
+    print(f"{'rlssm simulate_draws, first (+compile)':40s}{first:10.2f}{first_cpu:10.2f}")
+    print(f"{'rlssm simulate_draws, warm':40s}{warm:10.2f}{warm_cpu:10.2f}")
     if per_draw is not None:
         total = per_draw * args.draws
-        print(f"{'ssms.rl.Simulator, per draw':38s}{per_draw:10.2f}")
-        print(f"{f'ssms.rl.Simulator, x{args.draws} (extrapolated)':38s}{total:10.1f}")
-        print(f"{'ratio ssms / rlssm (first call)':38s}{total / first:10.0f}x")
-        print(f"{'ratio ssms / rlssm (warm)':38s}{total / warm:10.0f}x")
+        print(f"{'ssms.rl.Simulator, per draw':40s}{per_draw:10.2f}")
+        print(f"{f'ssms.rl.Simulator, x{args.draws} (extrapolated)':40s}{total:10.1f}")
+        print(f"{'ratio ssms / rlssm (first call)':40s}{total / first:9.0f}x")
+        print(f"{'ratio ssms / rlssm (warm)':40s}{total / warm:9.0f}x")
 
 
 if __name__ == "__main__":

@@ -377,9 +377,9 @@ def _conditional(
 
 
 def _as_key(key: PRNGKeyArray | int) -> PRNGKeyArray:
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return jax.random.key(int(key))
-    return key
+    if isinstance(key, jax.Array):
+        return key
+    return jax.random.key(int(key))
 
 
 def sample_conditional_rows(
@@ -560,7 +560,7 @@ def simulate_conditional(
     columns["response"] = _response_column(model.choices, option.reshape(-1), missed)
     columns["rt"] = rt.reshape(-1).astype(np.float64)
     feedback = (
-        pd.to_numeric(data["feedback"]).to_numpy(dtype=float)
+        np.asarray(pd.to_numeric(data["feedback"]), dtype=float)
         if "feedback" in data.columns
         else np.full(len(data), np.nan)
     )

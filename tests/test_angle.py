@@ -384,7 +384,12 @@ def test_sampler_matches_likelihood():
 
 def test_sample_broadcasting_and_dtypes():
     model = Angle()
-    rt, choice = model.sample(jax.random.key(0), v=jnp.zeros((3, 1)), a=1.0, z=jnp.full((4,), 0.5), t=0.3, theta=0.5)
+    # x64 explicitly off: another test in this process may have imported HSSM, which
+    # turns the global flag on (the dtype follows the inputs).
+    with jax.enable_x64(False):
+        rt, choice = model.sample(
+            jax.random.key(0), v=jnp.zeros((3, 1)), a=1.0, z=jnp.full((4,), 0.5), t=0.3, theta=0.5
+        )
     assert rt.shape == choice.shape == (3, 4)
     assert rt.dtype == jnp.float32 and choice.dtype == jnp.int32
     assert np.all(np.asarray(rt) > 0.3) and set(np.unique(np.asarray(choice))) <= {-1, 1}

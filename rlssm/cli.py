@@ -72,7 +72,7 @@ def _fit(model, data: pd.DataFrame, args: argparse.Namespace, hierarchical: bool
     """Build the HSSM model through rlssm and sample it; returns (hm, idata, seconds)."""
     from .fitting import default_include, sample
 
-    include = default_include(model, hierarchical=hierarchical)
+    include = default_include(model, data, hierarchical=hierarchical)
     hm = model.to_hssm(data, include=include)
     start = time.perf_counter()
     idata = sample(hm, chains=args.chains, tune=args.tune, draws=args.draws, seed=args.seed)

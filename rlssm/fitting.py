@@ -11,19 +11,47 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 if TYPE_CHECKING:
     from .model import RLSSM
 
 
-def default_include(model: RLSSM, hierarchical: bool = True, priors: dict[str, Any] | None = None) -> list:
-    """``hssm.Param`` list: ``p ~ 1 + (1|participant_id)`` (or ``p ~ 1``) for every parameter."""
+def t_start(model: RLSSM, data: pd.DataFrame) -> float:
+    """A start value for the non-decision time: half the fastest response time.
+
+    Starting ``t`` near zero lets NUTS settle in a poor local optimum of angle models
+    (wide bounds, tiny ``t``); starting it above a response time puts it on HSSM's
+    ``t < rt`` penalty. Half the fastest rt (inside ``t``'s bounds) avoids both.
+    """
+    lower, upper = model.bounds["t"]
+    fastest = float(np.nanmin(data["rt"].to_numpy(dtype=float)))
+    return float(np.clip(0.5 * fastest, lower + 1e-3 * (upper - lower), upper))
+
+
+def default_include(
+    model: RLSSM,
+    data: pd.DataFrame | None = None,
+    hierarchical: bool = True,
+    priors: dict[str, Any] | None = None,
+) -> list:
+    """``hssm.Param`` list: ``p ~ 1 + (1|participant_id)`` (or ``p ~ 1``) for every parameter.
+
+    Intercept priors are normals truncated to the parameter's bounds unless ``priors``
+    gives one; with ``data``, the non-decision time starts at `t_start`.
+    """
     import hssm
 
     from .hssm_bridge import _default_intercept_prior, hierarchical_include
 
+    priors = dict(priors or {})
+    if data is not None and "t" in model.param_names and "t" not in priors:
+        lower, upper = model.bounds["t"]
+        prior = _default_intercept_prior(lower, upper)
+        priors["t"] = hssm.Prior(prior.name, **prior.args, initval=t_start(model, data))
     if hierarchical:
         return hierarchical_include(model, priors)
-    priors = dict(priors or {})
     out = []
     for name in model.param_names:
         prior = priors.get(name) or _default_intercept_prior(*model.bounds[name])

@@ -683,6 +683,9 @@ def to_hssm(
         if isinstance(lapse, Mapping):
             lapse = hssm.Prior(**lapse)
         kwargs["lapse"] = lapse
+    from .lan_check import check_decision_ranges  # one LANRangeWarning at most, never raises
+
+    check_decision_ranges(model, data, include=include, stacklevel=3)
     config = make_model_config(model, data, lapse=lapse)
     hm = hssm.HSSM(
         data=hssm_data(model, data),

@@ -88,11 +88,33 @@ def _group_table(model, idata, truth: dict[str, float] | None) -> pd.DataFrame:
     table.index = list(names.keys())
     if truth is not None:
         table.insert(0, "truth", [truth.get(k, np.nan) for k in table.index])
+        table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
     return table
 
 
+def participant_estimates(model, hm: Any, idata: Any, mass: float = 0.9):
+    """Per-participant posterior mean and central interval of every parameter.
+
+    Returns three dicts ``name -> (P,)`` (mean, lower, upper) in sorted participant order.
+    """
+    from .predictive import posterior_rows
+
+    rows, _, _ = posterior_rows(model, hm, idata, None, 0)
+    layout = model.prepare(hm.rlssm_data)
+    first = np.array([np.flatnonzero(layout.row_participant == p)[0] for p in range(layout.n_participants)])
+    lo_q, hi_q = (1 - mass) / 2, 1 - (1 - mass) / 2
+    mean, lower, upper = {}, {}, {}
+    for name, v in rows.items():
+        per = np.broadcast_to(v, (v.shape[0], len(layout.row_participant)))[:, first]
+        mean[name] = per.mean(axis=0)
+        lower[name] = np.quantile(per, lo_q, axis=0)
+        upper[name] = np.quantile(per, hi_q, axis=0)
+    return mean, lower, upper
+
+
 def _print_table(table: pd.DataFrame) -> None:
-    cols = [c for c in ("truth", "mean", "lower", "upper", "r_hat", "ess_bulk") if c in table.columns]
+    cols = [c for c in ("truth", "mean", "lower", "upper", "covered", "r_hat", "ess_bulk")
+            if c in table.columns]
     shown = table[cols].rename(columns={"lower": "5%", "upper": "95%"})
     with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):
         print(shown.to_string())
@@ -110,7 +132,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import rlssm
 
-    from .plots import plot_learning_curves, plot_participant_values, plot_posterior_vs_truth
+    from .plots import (
+        plot_learning_curves,
+        plot_participant_values,
+        plot_posterior_vs_truth,
+        plot_recovery,
+    )
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,11 +155,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     table = _group_table(model, idata, DEMO_TRUTH)
     print(f"\nSampling took {seconds:.1f} s. Group-level means (90% interval):")
     _print_table(table)
+    print(f"90% interval coverage of the group means: {int(table['covered'].sum())}/{len(table)}")
     table.to_csv(out / "group_parameters.csv")
     _save_idata(idata, out / "idata.nc")
 
     fig = plot_posterior_vs_truth(table, DEMO_TRUTH)
     fig.savefig(out / "posterior_vs_truth.png", dpi=110)
+    plt.close(fig)
+    est, lo, hi = participant_estimates(model, hm, idata)
+    fig = plot_recovery(truth_part, est, lo, hi)
+    fig.savefig(out / "recovery_participants.png", dpi=110)
     plt.close(fig)
     ppc = model.posterior_predictive(hm, idata, mode="generative", env=env,
                                      n_draws=min(args.ppc_draws, args.chains * args.draws), seed=args.seed)

@@ -407,8 +407,15 @@ class AngleLAN(AbstractDecisionModel):
 
     Outside its training range (`bounds`, ssm-simulators' angle bounds) the network
     extrapolates; [`check_params`][rlssm.AngleLAN.check_params] warns with a
-    [`LANRangeWarning`][rlssm.LANRangeWarning]. Samples come from the exact angle
-    process ([`Angle`][rlssm.Angle]).
+    [`LANRangeWarning`][rlssm.LANRangeWarning]. In an [`RLSSM`][rlssm.RLSSM] the drift
+    is computed (``v = scaler * (Q[1] - Q[0])``), so it is checked three times, each
+    time as one warning with the share of trials affected: by
+    [`RLSSM.loglik`][rlssm.RLSSM.loglik] on the parameters given; by
+    [`RLSSM.to_hssm`][rlssm.RLSSM.to_hssm] before fitting, on the decision parameters
+    that draws from the priors imply on the data
+    (``rlssm.lan_check.check_decision_ranges``); and after fitting, on the per-trial
+    posterior parameters, by ``rlssm.lan_check.check_posterior_ranges(model, hm,
+    idata)``. Samples come from the exact angle process ([`Angle`][rlssm.Angle]).
 
     Parameters
     ----------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import hssm
 import jax
@@ -334,3 +335,48 @@ def test_flat_fit_recovers_group_means(lan, seed_file, seed_data):
         assert lo <= true <= hi or abs(x.mean() - true) <= 3 * x.std(), (name, report[name], elapsed)
     ll = idata["log_likelihood"]["rt,response"].values
     assert ll.shape == (1, 150, len(seed_data))
+
+
+# ---------------------------------------------------------------------- extension
+class DecayRW(rlssm.AbstractLearningRule):
+    """Rescorla-Wagner whose values all decay toward their start (a user's notebook rule)."""
+
+    initial_value: float = 0.5
+    params = {"alpha": (0.0, 1.0), "decay": (0.0, 1.0)}
+    fields = ("feedback",)
+
+    def update(self, values, choice, feedback, alpha, decay):
+        decayed = values + decay * (self.initial_value - values)
+        learned = values[choice] + alpha * (feedback - values[choice])
+        return decayed.at[choice].set(learned)
+
+
+def test_user_rule_gets_op_model_config_and_hssm(lan, seed_data):
+    """A rule defined in a test (no change to rlssm) gets Op, ModelConfig and HSSM model."""
+    model = RLSSM(DecayRW(), lan, precision="float64")
+    data = seed_data[seed_data.participant_id < 4].reset_index(drop=True)
+    point = {k: v for k, v in INTERIOR.items() if k != "rl_alpha_neg"} | {"rl_decay": 0.2}
+    cfg = model.model_config(data)
+    assert list(cfg.list_params) == ["rl_alpha", "rl_decay", "scaler", "a", "z", "t", "theta"]
+    assert cfg.bounds["rl_decay"] == (0.0, 1.0)
+    op = model.logp_op(data)
+    rows = _per_row(data, point)
+    matrix = data[["rt", "response"]].to_numpy()
+    extra = [data[f].to_numpy() for f in model.extra_fields]
+    out = op(matrix, *[rows[n] for n in model.param_names], *extra)
+    values = pytensor.function([], out, mode=PY_MODE)()
+    np.testing.assert_allclose(values, model.loglik(data, rows), rtol=1e-10)
+    include = [hssm.Param(n, formula=f"{n} ~ 1 + (1|participant_id)",
+                          prior={"Intercept": hssm.Prior("Uniform", lower=lo, upper=hi)})
+               for n, (lo, hi) in model.bounds.items() if n != "t"]
+    include.append(hssm.Param("t", formula="t ~ 1 + (1|participant_id)",
+                              prior={"Intercept": hssm.Prior("Uniform", lower=0.01, upper=0.5, initval=0.2)}))
+    # Uniform scaler priors up to 10 push v past the LAN's training box: the build warns.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hm = model.to_hssm(data, include=include)
+    lan_warnings = [w for w in caught if issubclass(w.category, rlssm.LANRangeWarning)]
+    assert len(lan_warnings) == 1 and "v outside its training range" in str(lan_warnings[0].message)
+    assert hm.list_params == list(model.param_names)
+    logp = hm.pymc_model.compile_logp(mode="JAX")
+    assert np.isfinite(logp(hm.pymc_model.initial_point()))

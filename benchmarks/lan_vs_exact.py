@@ -420,7 +420,7 @@ def nuts(rep: Report, m_lan, m_ex, data, truth_group: dict, args) -> None:
             )
             elapsed = time.perf_counter() - start
             report = check_posterior_ranges(model, hm, idata)
-        notes = [str(w.message)[:200] for w in caught if "LANRangeWarning" in w.category.__name__]
+        notes = [str(w.message)[:400] for w in caught if "LANRangeWarning" in w.category.__name__]
         post = idata["posterior"]
         results[label] = dict(
             mean={n: float(post[n].values.mean()) for n in model.param_names},
@@ -452,6 +452,12 @@ def nuts(rep: Report, m_lan, m_ex, data, truth_group: dict, args) -> None:
     rep.table(["parameter", "truth", "LAN posterior", "exact posterior", "shift (exact sds)"], rows)
     for note in results["LAN"]["notes"]:
         rep(f"- LAN range check: {note}...")
+    report = results["LAN"]["report"]
+    if report is not None:
+        rep(
+            f"- LAN posterior check: decision parameters outside the training box on "
+            f"{100 * report.any_outside:.3g}% of trials x draws ({report.n_draws} draws)."
+        )
     rep()
 
 

@@ -39,6 +39,10 @@ class _Trials(NamedTuple):
     fields: tuple[Array, ...]  # each (P, T)
     grid_row: Array  # (P, T) int: input row of each cell (0 on padding)
     row_position: Array  # (N,) int: flat cell of each input row
+    row_participant: Array  # (N,) int: participant index of each input row
+    row_option: Array  # (N,) int: chosen option of each input row (0 where missed)
+    row_rt: Array  # (N,) response time of each input row (1.0 where missed)
+    row_observed: Array  # (N,) bool
 
 
 def _trials(layout: TrialLayout, fields: Sequence[str], dtype: np.dtype) -> _Trials:
@@ -56,6 +60,10 @@ def _trials(layout: TrialLayout, fields: Sequence[str], dtype: np.dtype) -> _Tri
         fields=tuple(jnp.asarray(layout.fields[f], dtype=dtype) for f in fields),
         grid_row=jnp.asarray(grid_row.reshape(layout.option.shape), dtype=itype),
         row_position=jnp.asarray(layout.row_position, dtype=itype),
+        row_participant=jnp.asarray(layout.row_participant, dtype=itype),
+        row_option=jnp.asarray(layout.to_rows(layout.option), dtype=itype),
+        row_rt=jnp.asarray(layout.to_rows(layout.rt), dtype=dtype),
+        row_observed=jnp.asarray(layout.to_rows(layout.observed)),
     )
 
 
@@ -206,11 +214,7 @@ class RLSSM(eqx.Module):
         return prepare(data, self.choices, self.learning_rule.fields)
 
     # ------------------------------------------------------------------ likelihood core
-    def _grid_params(
-        self, params: Mapping[str, Any], n_part: int, n_rows: int, trials: _Trials
-    ) -> dict[str, Array]:
-        """Every parameter as a ``(P, T)`` array of the policy's dtype (traceable)."""
-        dtype = float_dtype(self.precision)
+    def _check_names(self, params: Mapping[str, Any]) -> None:
         names = self.param_names
         missing = [n for n in names if n not in params]
         if missing:
@@ -218,30 +222,68 @@ class RLSSM(eqx.Module):
         unknown = [n for n in params if n not in names]
         if unknown:
             raise DataError(f"params has unknown names {unknown}; the model's parameters are {names}")
+
+    def _param_kind(self, name: str, x: Array, n_part: int, n_rows: int) -> str:
+        """How a parameter array is laid out: scalar, per participant, or per row."""
+        if x.size == 1:
+            return "scalar"
+        if x.shape == (n_part, 1):  # a Series, already in participant order
+            return "participant"
+        if x.ndim == 1 and x.shape[0] == n_part and n_part == n_rows:
+            raise DataError(
+                f"params[{name!r}] has length {n_part}, which is both the number of "
+                "participants and of rows: pass a pandas.Series indexed by participant_id "
+                "for per-participant values"
+            )
+        if x.ndim == 1 and x.shape[0] == n_part:
+            return "participant"
+        if x.ndim == 1 and x.shape[0] == n_rows:
+            return "row"
+        raise DataError(
+            f"params[{name!r}] has shape {tuple(x.shape)}; expected a scalar, "
+            f"{n_part} values (one per participant, sorted participant_id order) or "
+            f"{n_rows} values (one per row of data)"
+        )
+
+    def _grid_params(
+        self,
+        params: Mapping[str, Any],
+        n_part: int,
+        n_rows: int,
+        trials: _Trials,
+        names: Sequence[str] | None = None,
+    ) -> dict[str, Array]:
+        """Parameters (all, or ``names``) as ``(P, T)`` arrays of the policy's dtype."""
+        dtype = float_dtype(self.precision)
+        self._check_names(params)
         shape = trials.option.shape
+        out = {}
+        for name in self.param_names if names is None else names:
+            x = jnp.asarray(params[name], dtype=dtype)
+            kind = self._param_kind(name, x, n_part, n_rows)
+            if kind == "scalar":
+                out[name] = jnp.broadcast_to(x.reshape(()), shape)
+            elif kind == "participant":
+                out[name] = jnp.broadcast_to(x.reshape(n_part, 1), shape)
+            else:
+                out[name] = x[trials.grid_row]
+        return out
+
+    def _row_params(
+        self, params: Mapping[str, Any], n_part: int, n_rows: int, trials: _Trials, names: Sequence[str]
+    ) -> dict[str, Array]:
+        """Parameters ``names`` as ``(N,)`` arrays in input row order (no gather for per-row)."""
+        dtype = float_dtype(self.precision)
         out = {}
         for name in names:
             x = jnp.asarray(params[name], dtype=dtype)
-            if x.size == 1:
-                out[name] = jnp.broadcast_to(x.reshape(()), shape)
-            elif x.shape == (n_part, 1):  # a Series, already in participant order
-                out[name] = jnp.broadcast_to(x, shape)
-            elif x.ndim == 1 and x.shape[0] == n_part and n_part == n_rows:
-                raise DataError(
-                    f"params[{name!r}] has length {n_part}, which is both the number of "
-                    "participants and of rows: pass a pandas.Series indexed by participant_id "
-                    "for per-participant values"
-                )
-            elif x.ndim == 1 and x.shape[0] == n_part:
-                out[name] = jnp.broadcast_to(x[:, None], shape)
-            elif x.ndim == 1 and x.shape[0] == n_rows:
-                out[name] = x[trials.grid_row]
+            kind = self._param_kind(name, x, n_part, n_rows)
+            if kind == "scalar":
+                out[name] = jnp.broadcast_to(x.reshape(()), (n_rows,))
+            elif kind == "participant":
+                out[name] = x.reshape(n_part)[trials.row_participant]
             else:
-                raise DataError(
-                    f"params[{name!r}] has shape {tuple(x.shape)}; expected a scalar, "
-                    f"{n_part} values (one per participant, sorted participant_id order) or "
-                    f"{n_rows} values (one per row of data)"
-                )
+                out[name] = x
         return out
 
     def _trial_values(self, trials: _Trials, grid: Mapping[str, Array], n_states: int) -> Array:
@@ -270,10 +312,16 @@ class RLSSM(eqx.Module):
             trials.option, trials.reset, trials.observed, trials.state, trials.fields, rl
         )
 
-    def _decision_params(self, values: Array, grid: Mapping[str, Array]) -> dict[str, Array]:
+    def _decision_params(
+        self, values: Array, grid: Mapping[str, Array], batch_dims: int = 2
+    ) -> dict[str, Array]:
+        """Decision parameters from values ``(*batch, options)``: the mapping, vmapped."""
         mapping = self.mapping
         m_params = {n: grid[n] for n in mapping.params}
-        computed = jax.vmap(jax.vmap(mapping))(values, **m_params)
+        per_trial = mapping
+        for _ in range(batch_dims):
+            per_trial = jax.vmap(per_trial)
+        computed = per_trial(values, **m_params)
         return {
             n: computed[n] if n in computed else grid[n] for n in self.decision_model.param_names
         }
@@ -302,10 +350,24 @@ class RLSSM(eqx.Module):
         with precision_scope(self.precision):
             trials = _trials(layout, self.learning_rule.fields, float_dtype(self.precision))
 
+        rl_names = tuple(RL_PREFIX + n for n in self.learning_rule.params)
+        other_names = tuple(n for n in self.param_names if n not in rl_names)
+        coding = self.decision_model.choices
+
         def rows(params: dict[str, Array]) -> Array:
-            grid = self._grid_params(params, layout.n_participants, layout.n_rows, trials)
-            ll, _, _ = self._grid_logp(trials, grid, layout.n_states)
-            return ll.reshape(-1)[trials.row_position]
+            # Only the learning-rule parameters go to the (P, T) grid for the scan; the
+            # rest of the model runs in input row order, so per-row parameters need no
+            # gather (and their gradients no scatter) and the output needs no reordering.
+            self._check_names(params)
+            n_part, n_rows = layout.n_participants, layout.n_rows
+            grid = self._grid_params(params, n_part, n_rows, trials, rl_names)
+            values = self._trial_values(trials, grid, layout.n_states)
+            values = values.reshape(-1, self.n_options)[trials.row_position]
+            row = self._row_params(params, n_part, n_rows, trials, other_names)
+            dparams = self._decision_params(values, row, batch_dims=1)
+            codes = jnp.asarray(coding, dtype=trials.row_rt.dtype)[trials.row_option]
+            ll = self.decision_model.logp(trials.row_rt, codes, **dparams)
+            return jnp.where(trials.row_observed, ll, jnp.zeros((), ll.dtype))
 
         # A float64 model differentiated under a caller's jit/grad with x64 off: the
         # backward pass would run outside the scope and lose float64, so it recomputes

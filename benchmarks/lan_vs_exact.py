@@ -39,7 +39,9 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +58,7 @@ BOX = {
 }
 DECISION = tuple(BOX)
 
-SEED_PRIORS = {
+SEED_PRIORS: dict[str, dict[str, Any]] = {
     "rl_alpha": dict(mu=0.3, sigma=0.5, lower=0.01, upper=1.0),
     "rl_alpha_neg": dict(mu=0.3, sigma=0.5, lower=0.01, upper=1.0),
     "scaler": dict(mu=1.5, sigma=1.5, lower=0.1, upper=5.0),
@@ -69,7 +71,7 @@ SEED_PRIORS = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--data-dir", help="folder with rldm_data.npy and angle.onnx")
     p.add_argument("--points", type=int, default=40_000, help="random points in the box (a)")
     p.add_argument("--seed", type=int, default=0)
@@ -116,7 +118,7 @@ def _error_rows(regions: dict[str, np.ndarray], diff: np.ndarray) -> list[list[s
 
 
 # ---------------------------------------------------------------------- (a) the box
-_JITTED: dict[int, object] = {}
+_JITTED: dict[int, Callable[..., Any]] = {}
 
 
 def _jit_logp(model):
@@ -317,6 +319,7 @@ def ml_fit(model, data, starts: list[dict[str, float]]) -> dict:
             res = minimize(fun, u0, jac=True, method="L-BFGS-B", options=dict(maxiter=1000, gtol=1e-6))
             if best is None or res.fun < best.fun:
                 best = res
+        assert best is not None
         x = np.asarray(natural(jnp.asarray(best.x)))
         hess = np.asarray(jax.jit(jax.hessian(nll_natural))(jnp.asarray(x)))
         elapsed = time.perf_counter() - start_time

@@ -63,6 +63,11 @@ def sample(hm: Any, chains: int = 2, tune: int = 500, draws: int = 500, seed: in
     """``hm.sample`` with NUTS in numpyro, chains vectorised, pointwise log-likelihood kept."""
     kwargs.setdefault("sampler", "numpyro")
     kwargs.setdefault("idata_kwargs", {"log_likelihood": True})
+    if kwargs["sampler"] in ("numpyro", "nuts_numpyro"):
+        # One device here: vectorised chains run in one program instead of in sequence.
+        nuts = dict(kwargs.pop("nuts", None) or {})
+        nuts.setdefault("chain_method", "vectorized")
+        kwargs["nuts"] = nuts
     return hm.sample(chains=chains, tune=tune, draws=draws, random_seed=seed, **kwargs)
 
 

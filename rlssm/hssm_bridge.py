@@ -657,6 +657,12 @@ def to_hssm(
     clash = [k for k in _RESERVED if k in kwargs]
     if clash:
         raise TypeError(f"to_hssm sets {clash} itself; configure the RLSSM instead")
+    if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in model.choices):
+        raise ValueError(
+            f"HSSM needs integer response codes, but the model's choices are {model.choices!r}: "
+            "recode the data's response column to integers (e.g. 0/1) and build the RLSSM with "
+            "choices=(0, 1); loglik, values and simulation accept any response values"
+        )
     layout = model.prepare(data)
     include = list(include or [])
     allowed = (*model.param_names, "p_outlier")

@@ -248,19 +248,19 @@ def _sample_prior(prior: Any, n: int, rng: np.random.Generator) -> np.ndarray | 
         if name == "Uniform":
             dist = stats.uniform(a["lower"], a["upper"] - a["lower"])
         elif name == "Normal":
-            dist = stats.norm(a.get("mu", 0.0), a["sigma"])
+            dist = stats.norm(a.get("mu", 0.0), a.get("sigma", 1.0))
         elif name == "TruncatedNormal":
-            mu, sd = a.get("mu", 0.0), a["sigma"]
+            mu, sd = a.get("mu", 0.0), a.get("sigma", 1.0)
             lo, hi = a.get("lower", -math.inf), a.get("upper", math.inf)
             dist = stats.truncnorm((lo - mu) / sd, (hi - mu) / sd, loc=mu, scale=sd)
         elif name == "HalfNormal":
-            dist = stats.halfnorm(scale=a["sigma"])
+            dist = stats.halfnorm(scale=a.get("sigma", 1.0))
         elif name == "Beta":
             dist = stats.beta(a["alpha"], a["beta"])
         elif name == "Gamma":
             dist = stats.gamma(a["alpha"], scale=1.0 / a["beta"])
         elif name == "LogNormal":
-            dist = stats.lognorm(a["sigma"], scale=math.exp(a.get("mu", 0.0)))
+            dist = stats.lognorm(a.get("sigma", 1.0), scale=math.exp(a.get("mu", 0.0)))
         elif name == "Exponential":
             dist = stats.expon(scale=1.0 / a["lam"])
         else:

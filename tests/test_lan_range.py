@@ -6,7 +6,8 @@ import contextlib
 import re
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import hssm
 import numpy as np
@@ -167,7 +168,7 @@ def test_to_hssm_warns_at_build(lan_model):
 
 
 # ---------------------------------------------------------------------- posterior
-def _posterior(draws: dict[str, np.ndarray]) -> xr.DataTree:
+def _posterior(draws: Mapping[str, Any]) -> xr.DataTree:
     """A one-chain posterior group holding the given draws."""
     ds = xr.Dataset({k: (("chain", "draw"), np.asarray(v, float)[None, :]) for k, v in draws.items()})
     ds = ds.assign_coords(chain=[0], draw=np.arange(ds.sizes["draw"]))
@@ -195,10 +196,11 @@ def test_posterior_check(lan_model):
     outside = _posterior(base | dict(scaler=[8.0, 2.0], a_Intercept=[1.0, 1.0], a_x=[2.5, 0.1]))
     n = 2 * N_TRIALS
     v_share = (N_TRIALS - 1) / (2 * n)
-    a_share = data["x"].sum() / (2 * n)
+    x = data["x"].to_numpy()
+    a_share = x.sum() / (2 * n)
     # Out on either in draw 0: all of participant 0's trials (v after the first; a on the
     # first, where x == 1) and participant 1's x == 1 trials (a).
-    any_share = (N_TRIALS + data["x"][data["participant_id"] == 1].sum()) / (2 * n)
+    any_share = (N_TRIALS + x[data["participant_id"].to_numpy() == 1].sum()) / (2 * n)
     with pytest.warns(rlssm.LANRangeWarning, match="Posterior check") as record:
         report = check_posterior_ranges(lan_model, hm, outside)
     assert len(record) == 1

@@ -49,7 +49,7 @@ from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel
 
 LOGP_FLOOR = -66.1
-"""Log-density floor: [`Angle.logp`][rlssm.Angle.logp] returns ``log(p + exp(LOGP_FLOOR))``.
+"""Log-density floor: [`logp`][rlssm.AbstractDecisionModel.logp] returns ``log(p + exp(LOGP_FLOOR))``.
 
 HSSM's ``LOGP_LB``, and the floor of [`DDM`][rlssm.DDM]. Exactly ``LOGP_FLOOR`` where
 the density is 0 (``rt <= t``; for ``theta > 0``, ``rt - t`` at or past the meeting

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -115,7 +115,7 @@ def participant_estimates(model, hm: Any, idata: Any, mass: float = 0.9):
 def _print_table(table: pd.DataFrame) -> None:
     cols = [c for c in ("truth", "mean", "lower", "upper", "covered", "r_hat", "ess_bulk")
             if c in table.columns]
-    shown = table[cols].rename(columns={"lower": "5%", "upper": "95%"})
+    shown = cast(pd.DataFrame, table[cols]).rename(columns={"lower": "5%", "upper": "95%"})
     with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):
         print(shown.to_string())
 
@@ -155,7 +155,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     table = _group_table(model, idata, DEMO_TRUTH)
     print(f"\nSampling took {seconds:.1f} s. Group-level means (90% interval):")
     _print_table(table)
-    print(f"90% interval coverage of the group means: {int(table['covered'].sum())}/{len(table)}")
+    print(f"90% interval coverage of the group means: {int(cast(pd.Series, table['covered']).sum())}/{len(table)}")
     table.to_csv(out / "group_parameters.csv")
     _save_idata(idata, out / "idata.nc")
 
@@ -258,7 +258,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rlssm", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="rlssm", description=(__doc__ or "rlssm").splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     def sampling(sp: argparse.ArgumentParser, chains: int, tune: int, draws: int) -> None:

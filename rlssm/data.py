@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -42,10 +43,11 @@ def _plain(x: object) -> object:
 
 def _numeric(data: pd.DataFrame, column: str) -> np.ndarray:
     try:
-        return pd.to_numeric(data[column], errors="raise").to_numpy(dtype=float)
+        return cast(pd.Series, pd.to_numeric(data[column], errors="raise")).to_numpy(dtype=float)
     except (ValueError, TypeError) as err:
-        bad = pd.to_numeric(data[column], errors="coerce").isna() & data[column].notna()
-        raise _where(data, bad.to_numpy(), column, "expected a number") from err
+        coerced = cast(pd.Series, pd.to_numeric(data[column], errors="coerce"))
+        bad = coerced.isna() & data[column].notna()
+        raise _where(data, np.asarray(bad), column, "expected a number") from err
 
 
 def _response_codes(data: pd.DataFrame, choices: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:

@@ -47,9 +47,15 @@ def default_include(
 
     priors = dict(priors or {})
     if data is not None and "t" in model.param_names and "t" not in priors:
+        # The group's non-decision time lies below the fastest response: a prior that
+        # puts its mass there keeps NUTS off HSSM's flat t >= rt penalty.
         lower, upper = model.bounds["t"]
-        prior = _default_intercept_prior(lower, upper)
-        priors["t"] = hssm.Prior(prior.name, **prior.args, initval=t_start(model, data))
+        fastest = float(np.nanmin(data["rt"].to_numpy(dtype=float)))
+        top = min(upper, fastest)
+        priors["t"] = hssm.Prior(
+            "TruncatedNormal", mu=t_start(model, data), sigma=0.5 * (top - lower),
+            lower=lower, upper=top, initval=t_start(model, data),
+        )
     if hierarchical:
         return hierarchical_include(model, priors)
     out = []

@@ -22,7 +22,7 @@ from .environments import AbstractEnvironment
 
 if TYPE_CHECKING:
     import hssm
-    import pytensor.graph
+    import pytensor.graph.op
 
 
 RL_PREFIX = "rl_"
@@ -476,7 +476,7 @@ class RLSSM(eqx.Module):
         return pd.DataFrame(out, index=data.index)
 
     # ------------------------------------------------------------------ HSSM bridge
-    def logp_op(self, data: pd.DataFrame | None = None) -> "pytensor.graph.Op":
+    def logp_op(self, data: pd.DataFrame | None = None) -> "pytensor.graph.op.Op":
         """A PyTensor Op (with a VJP Op) in HSSM's log-likelihood convention.
 
         ``op(data_matrix, *params, *extra_fields)``: ``data_matrix`` has columns rt and
@@ -510,7 +510,7 @@ class RLSSM(eqx.Module):
 
 @eqx.filter_jit
 def _jit_evaluate(
-    model: RLSSM, trials: _Trials, params: Mapping[str, Array], n_states: int, n_participants: int, n_rows: int
+    model: RLSSM, trials: _Trials, params: Mapping[str, Array | np.ndarray], n_states: int, n_participants: int, n_rows: int
 ):
     grid = model._grid_params(params, n_participants, n_rows, trials)
     return model._grid_logp(trials, grid, n_states)

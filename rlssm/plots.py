@@ -9,7 +9,7 @@ frames are those of [`RLSSM.posterior_predictive`][rlssm.RLSSM.posterior_predict
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib
 
@@ -45,20 +45,22 @@ def _with_rank(df: pd.DataFrame) -> pd.DataFrame:
 def _correct(df: pd.DataFrame, observed: pd.DataFrame, choices: Sequence[Any]) -> pd.Series:
     """P(better option) per row: ``correct`` if present, else from the observed best option."""
     if "correct" in df.columns:
-        return df["correct"].astype(float)
+        return cast(pd.Series, df["correct"]).astype(float)
     if "correct" not in observed.columns or len(choices) != 2:
         raise ValueError(
             "learning curves need a 'correct' column (1 where the better option was chosen) "
             "in the data or the predictive draws"
         )
     # Two options: the better one is the observed response where it was correct, else the other.
-    obs = observed[["participant_id", "trial_id", "response", "correct"]].dropna()
+    obs = cast(pd.DataFrame, observed[["participant_id", "trial_id", "response", "correct"]]).dropna()
     other = {choices[0]: choices[1], choices[1]: choices[0]}
-    best = np.where(obs["correct"] == 1, obs["response"], obs["response"].map(other))
-    best_map = pd.Series(best, index=pd.MultiIndex.from_frame(obs[["participant_id", "trial_id"]]))
-    idx = pd.MultiIndex.from_frame(df[["participant_id", "trial_id"]])
+    obs_resp = cast(pd.Series, obs["response"])
+    best = np.where(obs["correct"] == 1, obs_resp, obs_resp.map(other))
+    best_map = pd.Series(best, index=pd.MultiIndex.from_frame(cast(pd.DataFrame, obs[["participant_id", "trial_id"]])))
+    idx = pd.MultiIndex.from_frame(cast(pd.DataFrame, df[["participant_id", "trial_id"]]))
     best_rows = best_map.reindex(idx).to_numpy()
-    return pd.Series(np.where(df["response"].isna(), np.nan, (df["response"].to_numpy() == best_rows).astype(float)),
+    resp = cast(pd.Series, df["response"])
+    return pd.Series(np.where(resp.isna(), np.nan, (resp.to_numpy() == best_rows).astype(float)),
                      index=df.index)
 
 
@@ -93,22 +95,23 @@ def plot_learning_curves(
     centers = np.arange(n_bins)
     lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
 
-    obs_curve = obs.groupby("bin")["p_correct"].mean().reindex(centers)
-    obs_rt = obs.groupby("bin")["rt"].quantile(list(QUANTILES)).unstack().reindex(centers)
+    qs = np.asarray(QUANTILES)
+    obs_curve = cast(pd.Series, obs.groupby("bin")["p_correct"].mean()).reindex(centers)
+    obs_rt = cast(pd.Series, obs.groupby("bin")["rt"].quantile(qs)).unstack().reindex(centers)
     if predictive is not None:
         pred = _with_rank(predictive)
         pred["bin"] = _trial_bins(pred["rank"].to_numpy(), n_bins)
         pred["p_correct"] = _correct(pred, observed, choices)
         keys = ["chain", "draw"] if "chain" in pred.columns else ["draw"]
-        per_draw = pred.groupby(keys + ["bin"])["p_correct"].mean().unstack("bin")
-        axes[0].fill_between(centers, per_draw.quantile(lo_q).reindex(centers),
-                             per_draw.quantile(hi_q).reindex(centers), color="C0", alpha=0.3,
+        per_draw = cast(pd.Series, pred.groupby(keys + ["bin"])["p_correct"].mean()).unstack("bin")
+        axes[0].fill_between(centers, cast(pd.Series, per_draw.quantile(lo_q)).reindex(centers),
+                             cast(pd.Series, per_draw.quantile(hi_q)).reindex(centers), color="C0", alpha=0.3,
                              label=f"predictive {band:.0%}")
-        rtq = pred.groupby(keys + ["bin"])["rt"].quantile(list(QUANTILES)).unstack(-1)
+        rtq = cast(pd.Series, pred.groupby(keys + ["bin"])["rt"].quantile(qs)).unstack(-1)
         for j, q in enumerate(QUANTILES):
-            per = rtq[q].unstack("bin")
-            axes[1].fill_between(centers, per.quantile(lo_q).reindex(centers),
-                                 per.quantile(hi_q).reindex(centers), color=f"C{j}", alpha=0.25)
+            per = cast(pd.Series, rtq[q]).unstack("bin")
+            axes[1].fill_between(centers, cast(pd.Series, per.quantile(lo_q)).reindex(centers),
+                                 cast(pd.Series, per.quantile(hi_q)).reindex(centers), color=f"C{j}", alpha=0.25)
     axes[0].plot(centers, obs_curve.to_numpy(), "k-o", label="observed")
     axes[0].set(xlabel="trial bin", ylabel="P(better option)", ylim=(0, 1.02),
                 title="Learning curve")
@@ -153,9 +156,10 @@ def plot_posterior_vs_truth(
     return fig
 
 
-def plot_recovery(true: Mapping[str, Sequence[float]], estimated: Mapping[str, Sequence[float]],
-                  lower: Mapping[str, Sequence[float]] | None = None,
-                  upper: Mapping[str, Sequence[float]] | None = None) -> Figure:
+def plot_recovery(true: Mapping[str, Sequence[float] | np.ndarray],
+                  estimated: Mapping[str, Sequence[float] | np.ndarray],
+                  lower: Mapping[str, Sequence[float] | np.ndarray] | None = None,
+                  upper: Mapping[str, Sequence[float] | np.ndarray] | None = None) -> Figure:
     """Parameter recovery: estimated against generating value, one panel per parameter."""
     names = [n for n in true if n in estimated]
     cols = min(4, len(names))
@@ -182,7 +186,7 @@ def plot_participant_values(
     model: RLSSM, data: pd.DataFrame, params: Mapping[str, Any], participant: Any
 ) -> Figure:
     """A participant's trial-wise values of every option and drift (`RLSSM.values`)."""
-    one = data[data["participant_id"] == participant]
+    one = cast(pd.DataFrame, data[data["participant_id"] == participant])
     if one.empty:
         raise ValueError(f"participant {participant!r} is not in the data")
     vals = model.values(data, params).loc[one.index] if data.index.is_unique else \

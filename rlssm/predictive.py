@@ -17,7 +17,7 @@ with covariates and random effects are honoured) and simulates with rlssm's simu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -118,8 +118,8 @@ def posterior_predictive(
     tid = np.asarray(data["trial_id"].to_numpy())
     for p in range(layout.n_participants):
         trial_ids.append(np.sort(tid[part == p]))
-    keep = sim["trial_id"].to_numpy() < counts[sim["participant_id"].to_numpy()]
-    sim = sim[keep].reset_index(drop=True)
+    keep = np.asarray(sim["trial_id"]) < counts[np.asarray(sim["participant_id"])]
+    sim = cast(pd.DataFrame, sim[keep]).reset_index(drop=True)
     p_idx = sim["participant_id"].to_numpy()
     sim["trial_id"] = [trial_ids[p][k] for p, k in zip(p_idx, sim["trial_id"].to_numpy(), strict=True)]
     sim["participant_id"] = np.asarray(layout.participants, dtype=object)[p_idx]

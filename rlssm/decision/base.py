@@ -2,12 +2,20 @@
 
 import abc
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import equinox as eqx
 import numpy as np
-from equinox import AbstractClassVar
 
 from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
+
+if TYPE_CHECKING:
+    # equinox's documented workaround: pyright must see a plain ClassVar, otherwise it
+    # treats these class attributes as dataclass fields (pyright issue #4965).
+    from typing import ClassVar as AbstractClassVar
+else:
+    from equinox import AbstractClassVar
+
 
 class AbstractDecisionModel(eqx.Module):
     """A sequential sampling model of one decision: density and sampler of (rt, choice).

@@ -2,13 +2,21 @@
 
 import abc
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import equinox as eqx
 import jax.numpy as jnp
-from equinox import AbstractClassVar, AbstractVar
+from equinox import AbstractVar
 
 from .._spec import ParamDecl
 from .._types import Array, Float, Int
+
+if TYPE_CHECKING:
+    # equinox's documented workaround: pyright must see a plain ClassVar, otherwise it
+    # treats these class attributes as dataclass fields (pyright issue #4965).
+    from typing import ClassVar as AbstractClassVar
+else:
+    from equinox import AbstractClassVar
 
 
 class AbstractLearningRule(eqx.Module):

@@ -38,7 +38,7 @@ from pathlib import Path
 # HSSM, bambi and PyMC are chatty about deprecations; the notebook stays readable.
 warnings.filterwarnings("ignore", category=FutureWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-warnings.filterwarnings("ignore", category=UserWarning, module=r"(bambi|pymc|hssm)")
+warnings.filterwarnings("ignore", category=UserWarning, module=r"(bambi|pymc|pytensor|hssm)")
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
@@ -425,9 +425,9 @@ def custom_rule_ppc():
             `v, a, z, t`), through the default mapping `v = scaler * (Q[1] - Q[0])`.
             Swapping the decision model is one argument; the rule does not change.
 
-            The DDM's own bounds for `a` and `t` are open-ended, `(0, inf)`. HSSM samples a
-            bounded parameter through an interval transform, which needs finite bounds, so we
-            give the model finite ones with `bounds=`.
+            The DDM's own bounds for `a` and `t` are open-ended, `(0, inf)`. We narrow them to
+            plausible ranges with `bounds=`; the fitting defaults (priors, the start value of
+            the non-decision time) are derived from these bounds.
             """
         ),
         code(
@@ -620,6 +620,9 @@ def ragged_blocks():
             import arviz as az
             import xarray as xr
 
+            # arviz warns about Pareto k on every loo; the per-participant table below shows k itself.
+            warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+
             if SMALL:
                 N_PARTICIPANTS, STREAM = 5, (12, 20)     # trials per block and pair: min, max
                 CHAINS, TUNE, DRAWS = 1, 30, 30
@@ -646,46 +649,41 @@ def ragged_blocks():
             truth = dict(rl_alpha=0.55, rl_alpha_neg=0.2, scaler=3.0, a=1.3, z=0.5, t=0.3, theta=0.2)
             pairs = {"AB": rlssm.GaussianBandit(means=(0.25, 0.75), sd=0.1),
                      "CD": rlssm.GaussianBandit(means=(0.4, 0.6), sd=0.1)}
-
-            rng = np.random.default_rng(11)
             labels = [f"sub-{i:02d}" for i in range(1, N_PARTICIPANTS + 1)]
-            streams = {(b, s): truth_model.simulate(truth, env, n_participants=N_PARTICIPANTS,
-                                                    n_trials=STREAM[1], seed=10 * b + k)
-                       for b in (1, 2) for k, (s, env) in enumerate(pairs.items())}
+            rng = np.random.default_rng(11)
 
-            rows = []
+            # One simulated learning episode per (block, pair), for every participant.
+            streams = {(block, pair): truth_model.simulate(truth, env, n_participants=N_PARTICIPANTS,
+                                                           n_trials=STREAM[1], seed=10 * block + k)
+                       for block in (1, 2) for k, (pair, env) in enumerate(pairs.items())}
+
+
+            def one_block(p, block):
+                \"\"\"Participant p's trials of one block: both pairs interleaved, a few misses.\"\"\"
+                episodes = []
+                for pair in pairs:
+                    n = rng.integers(STREAM[0], STREAM[1] + 1)               # ragged lengths
+                    one = streams[(block, pair)]
+                    episodes.append(one[one.participant_id == p].iloc[:n].assign(state=pair))
+                # Interleave at random, keeping each pair's own trial order.
+                slots = rng.permutation(np.repeat([0, 1], [len(e) for e in episodes]))
+                episodes = [e.assign(slot=np.flatnonzero(slots == k)) for k, e in enumerate(episodes)]
+                # Missed trials (no response, no feedback, no learning) at random places.
+                n_missed = rng.integers(0, 3)
+                missed = pd.DataFrame({"state": rng.choice(list(pairs), n_missed),
+                                       "slot": rng.uniform(0, len(slots), n_missed)})
+                trials = pd.concat([*episodes, missed]).sort_values("slot").drop(columns="slot")
+                return trials.assign(block=block)
+
+
+            frames = []
             for p, label in enumerate(labels):
-                trial = 0
-                for block in (1, 2):
-                    parts = []
-                    for state in pairs:
-                        one = streams[(block, state)]
-                        n = rng.integers(STREAM[0], STREAM[1] + 1)        # ragged lengths
-                        one = one[one.participant_id == p].iloc[:n].assign(state=state)
-                        parts.append(one)
-                    block_rows = pd.concat(parts)
-                    # Interleave the pairs: a random order that keeps each pair's own order.
-                    order = rng.permutation(np.repeat([0, 1], [len(parts[0]), len(parts[1])]))
-                    queues = [iter(range(len(parts[0]))), iter(range(len(parts[0]), len(block_rows)))]
-                    block_rows = block_rows.iloc[[next(queues[o]) for o in order]]
-                    # A few missed responses (no response, no feedback, no learning).
-                    n_missed = rng.integers(0, 3)
-                    missed = pd.DataFrame({"state": rng.choice(list(pairs), n_missed),
-                                           "response": np.nan, "rt": np.nan, "feedback": np.nan})
-                    where = np.sort(rng.integers(0, len(block_rows), n_missed))
-                    pieces, last = [], 0
-                    for k, w in enumerate(where):
-                        pieces += [block_rows.iloc[last:w], missed.iloc[[k]]]
-                        last = w
-                    block_rows = pd.concat(pieces + [block_rows.iloc[last:]])
-                    block_rows = block_rows.assign(participant_id=label, block=block,
-                                                   trial_id=trial + np.arange(len(block_rows)))
-                    trial += len(block_rows)
-                    rows.append(block_rows)
+                both = pd.concat([one_block(p, 1), one_block(p, 2)], ignore_index=True)
+                frames.append(both.assign(participant_id=label, trial_id=np.arange(len(both))))
 
-            data = (pd.concat(rows)[["participant_id", "block", "state", "trial_id", "response", "rt",
-                                    "feedback", "correct"]]
-                    .sample(frac=1.0, random_state=0)        # rows in no particular order
+            columns = ["participant_id", "block", "state", "trial_id", "response", "rt", "feedback", "correct"]
+            data = (pd.concat(frames)[columns]
+                    .sample(frac=1.0, random_state=0)                      # rows in no particular order
                     .reset_index(drop=True))
             data.head(8)
             """
@@ -822,6 +820,7 @@ def ragged_blocks():
             trees = {name: participant_loglik(idata, data) for name, (_, _, idata) in fits.items()}
             print(dict(trees["DualRateRW"]["log_likelihood"]["participant"].sizes))
             loos = {name: az.loo(tree, pointwise=True) for name, tree in trees.items()}
+            assert loos["DualRateRW"].elpd_i.dims == ("participant_id",)   # one term per participant
             loos["DualRateRW"]
             """
         ),
@@ -833,9 +832,23 @@ def ragged_blocks():
         ),
         md(
             """
+            `rlssm.comparison` packages these steps (`participant_log_likelihood`,
+            `participant_loo`, `compare_participants`); it gives the same numbers.
+            """
+        ),
+        code(
+            """
+            library = rlssm.comparison.compare_participants({name: idata for name, (_, _, idata) in fits.items()}, data)
+            np.testing.assert_allclose(library.loc[comparison.index, "elpd"], comparison["elpd"])
+            library[["rank", "elpd", "se", "elpd_diff", "dse", "weight"]]
+            """
+        ),
+        md(
+            """
             Per participant: who favours which model, and how reliable each importance-sampling
-            estimate is (Pareto k above 0.7 means that participant's LOO estimate should be
-            checked by refitting without them).
+            estimate is. A Pareto k above arviz's threshold (0.7 for large posterior samples,
+            lower for short chains like the small run's) means that participant's LOO estimate
+            should be checked by refitting without them.
             """
         ),
         code(

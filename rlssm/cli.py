@@ -328,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlssm`` command."""
     args = build_parser().parse_args(argv)
     _quiet_third_party()
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
     if getattr(args, "full", False):
         args.participants, args.trials, args.chains, args.tune, args.draws = 20, 200, 4, 1000, 1000
     return int(args.func(args))

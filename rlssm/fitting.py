@@ -27,7 +27,8 @@ def t_start(model: RLSSM, data: pd.DataFrame) -> float:
     """
     lower, upper = model.bounds["t"]
     fastest = float(np.nanmin(data["rt"].to_numpy(dtype=float)))
-    return float(np.clip(0.5 * fastest, lower + 1e-3 * (upper - lower), upper))
+    # Bounds may be infinite (DDM's t is (0, inf)): clip into [lower, min(upper, fastest)].
+    return float(np.clip(0.5 * fastest, max(lower, 0.0), min(upper, fastest)))
 
 
 def default_include(

@@ -13,6 +13,7 @@ from ._errors import DataError
 from ._precision import check_precision, float_dtype, precision_scope
 from ._spec import split_decl
 from ._types import Array, Bounds, Float, Precision
+from ._params import as_numbers, check_names, series_by_label
 from .data import TrialLayout, prepare
 from .decision.base import AbstractDecisionModel
 from .learning.base import AbstractLearningRule
@@ -215,13 +216,7 @@ class RLSSM(eqx.Module):
 
     # ------------------------------------------------------------------ likelihood core
     def _check_names(self, params: Mapping[str, Any]) -> None:
-        names = self.param_names
-        missing = [n for n in names if n not in params]
-        if missing:
-            raise DataError(f"params lacks {missing}; the model's parameters are {names}")
-        unknown = [n for n in params if n not in names]
-        if unknown:
-            raise DataError(f"params has unknown names {unknown}; the model's parameters are {names}")
+        check_names(params, self.param_names)
 
     def _param_kind(self, name: str, x: Array, n_part: int, n_rows: int) -> str:
         """How a parameter array is laid out: scalar, per participant, or per row."""
@@ -525,28 +520,8 @@ def _resolve_params(
     out: dict[str, np.ndarray] = {}
     for name, value in params.items():
         if isinstance(value, pd.Series):
-            labels = set(value.index)
-            absent = [p for p in layout.participants if p not in labels]
-            extra = [p for p in value.index if p not in set(layout.participants)]
-            if absent or extra or not value.index.is_unique:
-                raise DataError(
-                    f"params[{name!r}] is a Series that must be indexed by participant_id with "
-                    f"one value per participant: missing {absent[:5]}, not in data {extra[:5]}"
-                    + ("" if value.index.is_unique else ", duplicated labels")
-                )
             # (P, 1): per participant without the P == N ambiguity of a flat array.
-            arr = value.loc[list(layout.participants)].to_numpy(dtype=float).reshape(-1, 1)
+            out[name] = series_by_label(name, value, layout.participants).reshape(-1, 1)
         else:
-            try:
-                arr = np.asarray(value, dtype=float)
-            except (TypeError, ValueError) as err:
-                raise DataError(f"params[{name!r}]: expected numbers, got {value!r}") from err
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            where = int(np.flatnonzero(bad.reshape(-1))[0])
-            raise DataError(
-                f"params[{name!r}] holds a non-finite value {arr.reshape(-1)[where].item()!r} "
-                f"at position {where}"
-            )
-        out[name] = arr
+            out[name] = as_numbers(name, value)
     return out

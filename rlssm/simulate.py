@@ -41,6 +41,9 @@ from ._errors import DataError
 from ._precision import float_dtype, precision_scope
 from ._types import Array, Float, Int, Key, PRNGKeyArray
 from .data import TrialLayout
+from ._params import as_numbers as _as_numbers
+from ._params import check_names as _check_names
+from ._params import series_by_label as _series_by_label
 from .environments import AbstractEnvironment
 from .model import RL_PREFIX, RLSSM, _trials, _Trials
 
@@ -72,45 +75,6 @@ def _check_size(name: str, n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{name} must be a positive integer, got {n!r}")
     return int(n)
-
-
-def _as_numbers(name: str, value: object) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise DataError(f"params[{name!r}]: expected numbers, got {value!r}") from err
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        where = int(np.flatnonzero(bad.reshape(-1))[0])
-        raise DataError(
-            f"params[{name!r}] holds a non-finite value {arr.reshape(-1)[where]!r} at position {where}"
-        )
-    return arr
-
-
-def _check_names(params: object, names: Sequence[str]) -> None:
-    if not isinstance(params, Mapping):
-        raise DataError(f"params must be a mapping of parameter name to value, got {type(params).__name__}")
-    missing = [n for n in names if n not in params]
-    if missing:
-        raise DataError(f"params lacks {missing}; the model's parameters are {tuple(names)}")
-    unknown = [n for n in params if n not in names]
-    if unknown:
-        raise DataError(f"params has unknown names {unknown}; the model's parameters are {tuple(names)}")
-
-
-def _series_by_label(name: str, value: pd.Series, labels: Sequence[Hashable]) -> np.ndarray:
-    """A Series indexed by participant label, as an array in ``labels`` order."""
-    index = set(value.index)
-    absent = [p for p in labels if p not in index]
-    extra = [p for p in value.index if p not in set(labels)]
-    if absent or extra or not value.index.is_unique:
-        raise DataError(
-            f"params[{name!r}] is a Series that must be indexed by participant_id with one "
-            f"value per participant: missing {absent[:5]}, unknown {extra[:5]}"
-            + ("" if value.index.is_unique else ", duplicated labels")
-        )
-    return _as_numbers(name, value.loc[list(labels)].to_numpy())
 
 
 def _generative_params(

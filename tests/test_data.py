@@ -85,7 +85,7 @@ def test_string_choices(model):
         (PARAMS | {"v": 1.0}, r"unknown names \['v'\]"),
         (PARAMS | {"a": np.ones(5)}, r"params\['a'\] has shape \(5,\)"),
         (PARAMS | {"a": np.array([1.0, np.nan])}, r"params\['a'\] holds a non-finite value nan"),
-        (PARAMS | {"a": pd.Series([1.0, 1.1], index=[0, 7])}, r"missing \[1\], not in data \[7\]"),
+        (PARAMS | {"a": pd.Series([1.0, 1.1], index=[0, 7])}, r"missing \[1\], unknown \[7\]"),
     ],
 )
 def test_bad_params(model, params, match):

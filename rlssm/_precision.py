@@ -51,3 +51,13 @@ def int_dtype(precision: Precision) -> np.dtype:
 def as_float(x: object, precision: Precision) -> jax.Array:
     """Cast ``x`` to a JAX array of the policy's float dtype (call inside the scope)."""
     return jnp.asarray(x, dtype=float_dtype(precision))
+
+
+def input_float_dtype(*xs: object) -> np.dtype:
+    """The dtype a stand-alone decision model computes in: that of its float arguments.
+
+    Integer arguments (e.g. choices coded -1/+1) follow the floats; with no float
+    argument, JAX's default float type.
+    """
+    floats = [x for x in xs if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+    return np.dtype(jnp.result_type(*floats) if floats else jnp.result_type(float))

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._precision import input_float_dtype as _float_dtype
 from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel
 
@@ -78,12 +79,6 @@ _PI2 = math.pi**2
 _STEP_GAP = 1.0 / 16.0
 _STEP_CLOSE = 0.25
 _STEP_MIN = 1e-6
-
-
-def _float_dtype(*xs: RealLike) -> np.dtype:
-    """The common dtype of the float arguments (default float if none is a float)."""
-    floats = [x for x in xs if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
-    return np.dtype(jnp.result_type(*floats) if floats else jnp.result_type(float))
 
 
 def _log_phi(u: Array, w: Array) -> Array:

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import erfcx, ndtri
 
+from .._precision import input_float_dtype as _float_dtype
 from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel
 
@@ -41,14 +42,6 @@ _ROOT_STEPS = 12  # safeguarded Newton steps: 8 reach the float64 root in all ou
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_PI = math.log(math.pi)
 _PI2 = math.pi**2
-
-
-def _float_dtype(*xs: object) -> jnp.dtype:
-    """The float dtype in which the arguments are computed (default float when none is)."""
-    dtype = jnp.result_type(*xs)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        dtype = jnp.result_type(float)
-    return jax.dtypes.canonicalize_dtype(dtype)
 
 
 def _series_index(start: int, stop: int, like: Array) -> Array:

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import LANRangeWarning
+from .._precision import input_float_dtype as _float_dtype
 from .._types import Array, ArrayLike, Bounds, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel
 
@@ -386,12 +387,6 @@ def _download(url: str, dest: Path, sha256: str) -> None:
             f"set {LAN_DIR_ENV}."
         )
     os.replace(tmp, dest)
-
-
-def _float_dtype(*xs: RealLike) -> np.dtype:
-    """The common float dtype of the float arguments (integer ones, e.g. choices, follow)."""
-    floats = [x for x in xs if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
-    return np.dtype(jnp.result_type(*floats) if floats else jnp.result_type(float))
 
 
 class AngleLAN(AbstractDecisionModel):

@@ -64,6 +64,18 @@ def seed_data(folder: Path) -> pd.DataFrame:
     return df.sort_values(["participant_id", "trial_id"], kind="stable").reset_index(drop=True)
 
 
+def seed_truth(folder: Path) -> dict[str, float]:
+    """Group means that generated the seed data (``params_true_group``'s ``*_mean``).
+
+    The data were generated with one learning rate, so ``rl_alpha_neg``'s truth is
+    ``rl_alpha``'s.
+    """
+    stored = np.load(folder / "rldm_data.npy", allow_pickle=True).item()["params_true_group"]
+    out = {k[: -len("_mean")]: float(v) for k, v in stored.items() if k.endswith("_mean")}
+    out["rl_alpha_neg"] = out["rl_alpha"]
+    return out
+
+
 def tiled_data(seed: pd.DataFrame, participants: int, trials: int) -> pd.DataFrame:
     """Synthetic data of ``participants x trials`` made by tiling the seed data.
 

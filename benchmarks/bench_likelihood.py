@@ -62,7 +62,8 @@ def _exact_angle():
     return cls
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> dict[tuple[str, str], tuple[float, float]]:
+    """Run the benchmark; return ``(precision, case) -> (rlssm ms, HSSM ms)`` medians."""
     args = parse_args(argv)
     # Known third-party noise: HSSM's RL likelihood asks for int64 under x64 off (the
     # float32 anchor); HSSM 0.5 calls a deprecated Bambi attribute.
@@ -129,17 +130,17 @@ def main(argv=None) -> int:
 
         vg = jax.jit(jax.value_and_grad(total))
         params = tuple(np.full(n_rows, common.SEED_POINT[n], dtype=dtype) for n in h_params)
-        return vg, params
+        return vg, jax.jit(total), params
 
     # ---------------------------------------------------------------- rlssm
     Angle = None if args.no_exact else _exact_angle()
     lan = rlssm.AngleLAN(onnx_file)
 
-    def rlssm_fns(decision, precision: str):
+    def rlssm_fns(decision, precision: str, grad: bool = True):
         model = rlssm.RLSSM(rlssm.DualRateRW(), decision, precision=precision)
         f = model.logp_fn(data)
-        vg = jax.jit(jax.value_and_grad(lambda p: f(p).sum()))
-        return vg
+        total = lambda p: f(p).sum()  # noqa: E731
+        return jax.jit(jax.value_and_grad(total) if grad else total)
 
     def rlssm_params(precision: str, scalar: bool):
         dtype = np.dtype(precision)
@@ -156,8 +157,9 @@ def main(argv=None) -> int:
     for prec in precisions:
         x64 = prec == "float64"
         hk = f"hssm/{prec}"
-        vg, hp = hssm_fns(prec)
+        vg, fwd, hp = hssm_fns(prec)
         timed[hk] = (vg, hp, x64)
+        timed[hk + "/fwd"] = (fwd, hp, x64)
         cases = [
             ("AngleLAN, per-trial vectors", lan, False, x64),
             ("AngleLAN, scalar params", lan, True, x64),
@@ -171,6 +173,14 @@ def main(argv=None) -> int:
             params = rlssm_params(prec if scope or not x64 else "float32", scalar)
             timed[key] = (rlssm_fns(dec, prec), params, scope)
             rows.append((prec, label, key, hk))
+        # The log-likelihood alone (no gradient): what posterior evaluation costs.
+        fwd_cases = [("log-likelihood only, AngleLAN", lan)]
+        if Angle is not None:
+            fwd_cases.append(("log-likelihood only, exact Angle", Angle()))
+        for label, dec in fwd_cases:
+            key = f"rlssm/{prec}/{label}"
+            timed[key] = (rlssm_fns(dec, prec, grad=False), rlssm_params(prec, False), x64)
+            rows.append((prec, label, key, hk + "/fwd"))
 
     # ---------------------------------------------------------------- compile + check
     results: dict[str, tuple] = {}
@@ -196,7 +206,7 @@ def main(argv=None) -> int:
         h_val, h_grad = results[hk]
         print(f"  {prec}: HSSM {float(h_val):.4f}  ({np.asarray(h_val).dtype})")
         for p2, label, key, _ in rows:
-            if p2 != prec or key not in results:
+            if p2 != prec or key not in results or label.startswith("log-likelihood only"):
                 continue
             val, grad = results[key]
             line = f"  {prec}: rlssm {float(val):.4f}  ({np.asarray(val).dtype})  [{label}]"
@@ -269,13 +279,18 @@ def main(argv=None) -> int:
     print(
         "\nratio < 1: rlssm faster. The HSSM column is HSSM 0.5 with per-trial vectors (the only form its\n"
         "Op takes) in the same precision; 'scalar params' and 'exact Angle' rows are compared to it too.\n"
+        "'log-likelihood only': the jitted total without gradient, against HSSM's.\n"
         "'caller x64 off': the float64 model called from code with jax_enable_x64 off (float32 arrays\n"
         "in and out; rlssm recomputes the pullback in float64 inside its scope)."
     )
     for n in notes:
         print("NOTE:", n)
-    return 0
+    return {
+        (prec, label): (med[key], med[hk])
+        for prec, label, key, hk in rows
+        if key not in broken and hk not in broken
+    }
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -10,7 +10,7 @@ from .environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
 from .learning import AbstractLearningRule, DualRateRW, RescorlaWagner
 from .mapping import AbstractMapping, DriftScaling
 from .model import RLSSM
-from . import comparison, data, fitting  # noqa: E402  (submodules users reach as rlssm.X)
+from . import comparison, data, fitting, sharding  # noqa: E402  (submodules users reach as rlssm.X)
 
 __version__ = "0.1.0"
 

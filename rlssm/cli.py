@@ -69,10 +69,19 @@ def _draw_participants(n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def _fit(model, data: pd.DataFrame, args: argparse.Namespace, hierarchical: bool):
-    """Build the HSSM model through rlssm and sample it; returns (hm, idata, seconds)."""
-    from .fitting import default_include, sample
+    """Build the model and sample it; returns (fitted model, idata, seconds).
 
-    include = default_include(model, data, hierarchical=hierarchical)
+    Hierarchical: rlssm's own PyMC model (`rlssm.fitting.Hierarchical`). Flat: HSSM
+    through `RLSSM.to_hssm`. Both answer `posterior_predictive` and `posterior_rows`.
+    """
+    from .fitting import Hierarchical, default_include, sample
+
+    if hierarchical:
+        fit = Hierarchical(model, data)
+        start = time.perf_counter()
+        idata = fit.sample(chains=args.chains, tune=args.tune, draws=args.draws, seed=args.seed)
+        return fit, idata, time.perf_counter() - start
+    include = default_include(model, data, hierarchical=False)
     hm = model.to_hssm(data, include=include)
     start = time.perf_counter()
     idata = sample(hm, chains=args.chains, tune=args.tune, draws=args.draws, seed=args.seed)
@@ -110,6 +119,17 @@ def participant_estimates(model, hm: Any, idata: Any, mass: float = 0.9):
         lower[name] = np.quantile(per, lo_q, axis=0)
         upper[name] = np.quantile(per, hi_q, axis=0)
     return mean, lower, upper
+
+
+def _sampler_line(idata: Any) -> str:
+    """Divergences and tree depth: what says whether NUTS explored the posterior cleanly."""
+    stats = idata["sample_stats"]
+    diverging = np.asarray(stats["diverging"])
+    depth = np.asarray(stats["tree_depth"]) if "tree_depth" in stats else None
+    line = f"divergent draws: {int(diverging.sum())} of {diverging.size}"
+    if depth is not None:
+        line += f"; tree depth mean {depth.mean():.2f}, max {int(depth.max())}"
+    return line
 
 
 def _print_table(table: pd.DataFrame) -> None:
@@ -153,7 +173,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"{args.draws} draws) with NUTS (numpyro) ...")
     hm, idata, seconds = _fit(model, data, args, hierarchical=True)
     table = _group_table(model, idata, DEMO_TRUTH)
-    print(f"\nSampling took {seconds:.1f} s. Group-level means (90% interval):")
+    print(f"\nSampling took {seconds:.1f} s; {_sampler_line(idata)}. Group-level means (90% interval):")
     _print_table(table)
     print(f"90% interval coverage of the group means: {int(cast(pd.Series, table['covered']).sum())}/{len(table)}")
     table.to_csv(out / "group_parameters.csv")
@@ -191,7 +211,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     hm, idata, seconds = _fit(model, data, args, hierarchical=not args.flat)
     table = _group_table(model, idata, None)
-    print(f"Sampling took {seconds:.1f} s. Group-level parameters (90% interval):")
+    print(f"Sampling took {seconds:.1f} s; {_sampler_line(idata)}. Group-level parameters (90% interval):")
     _print_table(table)
     table.to_csv(out / "group_parameters.csv")
     _save_idata(idata, out / "idata.nc")

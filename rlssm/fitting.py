@@ -1,5 +1,9 @@
-"""Sensible defaults for fitting an [`RLSSM`][rlssm.RLSSM] with HSSM.
+"""Fitting an [`RLSSM`][rlssm.RLSSM]: rlssm's hierarchical model, or HSSM with sensible defaults.
 
+[`Hierarchical`][rlssm.hierarchical.Hierarchical] is the default hierarchical fit: a
+PyMC model with bounded parameters on unconstrained scales, non-centred participant
+offsets and ``t`` held smoothly below each participant's fastest response (see
+[`rlssm.hierarchical`][rlssm.hierarchical]). Through HSSM instead,
 [`default_include`][rlssm.fitting.default_include] gives every parameter an intercept
 (and, hierarchically, a participant random effect) with a prior inside the parameter's
 bounds; [`sample`][rlssm.fitting.sample] runs HSSM's NUTS (numpyro) with the
@@ -14,8 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .hierarchical import Hierarchical
+
 if TYPE_CHECKING:
     from .model import RLSSM
+
+__all__ = ["Hierarchical", "default_include", "group_names", "sample", "t_start"]
 
 
 def t_start(model: RLSSM, data: pd.DataFrame) -> float:

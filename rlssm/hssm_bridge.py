@@ -86,17 +86,21 @@ class _Likelihood:
         f = model.logp_fn(data)
         names = model.param_names
         n_rows = len(data)
+        n_part = int(pd.Series(data["participant_id"]).nunique())
         self.n_rows = n_rows
 
         def as_param(name: str, x: Any) -> jax.Array:
             x = jnp.asarray(x)
             if x.size == 1:
                 return x.reshape(())
-            if x.ndim == 1 and x.shape[0] == n_rows:
+            # One value per row, or (unless that is ambiguous) one per participant in
+            # sorted participant_id order: logp_fn gathers those to the rows itself.
+            if x.ndim == 1 and (x.shape[0] == n_rows or (x.shape[0] == n_part != n_rows)):
                 return x
             raise ValueError(
                 f"parameter {name!r} has shape {tuple(x.shape)}; the Op takes a scalar, a "
-                f"size-1 array or one value per row of data ({n_rows},)"
+                f"size-1 array, one value per row of data ({n_rows},) or one per "
+                f"participant ({n_part},)"
             )
 
         def logp(*params: Any) -> jax.Array:
@@ -296,7 +300,8 @@ class RLSSMLogpOp(Op):
 
     HSSM's log-likelihood convention: ``op(data_matrix, *params, *extra_fields)`` with
     ``data_matrix`` of shape ``(rows, 2)`` (rt, response in the data's coding), one input
-    per name in ``model.param_names`` (a scalar, a size-1 array or one value per row),
+    per name in ``model.param_names`` (a scalar, a size-1 array, one value per row or one
+    per participant in sorted ``participant_id`` order),
     then one vector per extra field. Returns the ``(rows,)`` log-likelihood in
     PyTensor's ``floatX``; the computation runs in the model's ``precision``. Gradients
     flow to the parameters only. Built by [`make_logp_op`][rlssm.hssm_bridge.make_logp_op].

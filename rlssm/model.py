@@ -281,8 +281,16 @@ class RLSSM(eqx.Module):
                 out[name] = x
         return out
 
-    def _trial_values(self, trials: _Trials, grid: Mapping[str, Array], n_states: int) -> Array:
-        """Values before each trial's update, ``(P, T, options)``: scan, then vmap."""
+    def _trial_values(
+        self, trials: _Trials, grid: Mapping[str, Array], n_states: int, plain: bool = False
+    ) -> Array:
+        """Values before each trial's update, ``(P, T, options)``: scan, then vmap.
+
+        ``plain`` (static): the data has one state, no block changes and no missed
+        trials, so the step needs no state indexing, reset or mask (the scan's body is
+        most of the likelihood's cost besides the decision model). Padding cells come
+        after a participant's last trial, so updating on them changes nothing read back.
+        """
         rule = self.learning_rule
         dtype = trials.rt.dtype
         init = jnp.broadcast_to(rule.init(self.n_options, dtype), (n_states, self.n_options))
@@ -300,6 +308,14 @@ class RLSSM(eqx.Module):
                 values = values.at[st].set(jnp.where(obs, new, current))
                 return values, current
 
+            def plain_step(values, x):
+                opt, f, p = x
+                inputs = dict(zip(rule.fields, f)) | dict(zip(rl_names, p))
+                return rule.update(values, opt, **inputs), values
+
+            if plain:
+                _, before = jax.lax.scan(plain_step, init[0], (option, fields, rl_params))
+                return before
             _, before = jax.lax.scan(step, init, (option, reset, observed, state, fields, rl_params))
             return before
 
@@ -348,6 +364,11 @@ class RLSSM(eqx.Module):
         rl_names = tuple(RL_PREFIX + n for n in self.learning_rule.params)
         other_names = tuple(n for n in self.param_names if n not in rl_names)
         coding = self.decision_model.choices
+        plain = bool(
+            layout.n_states == 1
+            and not layout.reset[:, 1:].any()
+            and layout.observed.sum() == layout.n_rows
+        )
 
         def rows(params: dict[str, Array]) -> Array:
             # Only the learning-rule parameters go to the (P, T) grid for the scan; the
@@ -356,7 +377,7 @@ class RLSSM(eqx.Module):
             self._check_names(params)
             n_part, n_rows = layout.n_participants, layout.n_rows
             grid = self._grid_params(params, n_part, n_rows, trials, rl_names)
-            values = self._trial_values(trials, grid, layout.n_states)
+            values = self._trial_values(trials, grid, layout.n_states, plain)
             values = values.reshape(-1, self.n_options)[trials.row_position]
             row = self._row_params(params, n_part, n_rows, trials, other_names)
             dparams = self._decision_params(values, row, batch_dims=1)

@@ -87,13 +87,21 @@ def _log_phi(u: Array, w: Array) -> Array:
 
     Both series are evaluated, each on ``u`` clipped into its own regime, so that the
     discarded one stays finite (with a finite gradient) and ``where`` selects cleanly.
+    The selection happens before the transcendental functions where it can: one
+    exponential serves as the small-time ``exp(-2 (1 - w) / u)`` and the large-time
+    ``exp(-pi^2 u / 2)``, and a single log takes the selected series sum.
     """
+    small_time = u < _U_SWITCH
     us = jnp.minimum(u, _U_SWITCH)
+    ul = jnp.maximum(u, _U_SWITCH)
+    inv_us = 1 / us
+    # e1: the small-time factor exp(-2 (1 - w) / u) or the large-time decay q.
+    e1 = jnp.exp(jnp.where(small_time, -2 * (1 - w) * inv_us, -0.5 * _PI2 * ul))
     # Small time (images): sum_n (w + 2n) exp(-(w + 2n)^2 / 2u), n = -2..2, with the
     # n = 0 exponent factored out; the other four factors are products of the n = -1
-    # and n = 1 ones (two exponentials, all exponents <= 0, underflow harmless).
-    e_m1 = jnp.exp(-2 * (1 - w) / us)
-    e_p1 = jnp.exp(-2 * (1 + w) / us)
+    # and n = 1 ones (all exponents <= 0, underflow harmless).
+    e_m1 = e1
+    e_p1 = e1 * jnp.exp(-4 * w * inv_us)  # exp(-2 (1 + w) / u)
     images = (
         w
         - (2 - w) * e_m1
@@ -101,19 +109,21 @@ def _log_phi(u: Array, w: Array) -> Array:
         - (4 - w) * (e_m1 * e_m1) * (e_m1 * e_p1)
         + (4 + w) * (e_p1 * e_p1) * (e_m1 * e_p1)
     )
-    small = -0.5 * _LOG_2PI - 1.5 * jnp.log(us) - w * w / (2 * us) + jnp.log(images)
     # Large time (eigenfunctions): pi sum_n n exp(-n^2 pi^2 u / 2) sin(n pi w), n = 1..3,
     # with the n = 1 decay factored out; q^3 and q^8 are the relative decays of n = 2, 3.
-    ul = jnp.maximum(u, _U_SWITCH)
-    q = jnp.exp(-0.5 * _PI2 * ul)
+    q = e1
     q3 = q * q * q
     q8 = (q3 * q3) * (q * q)
     sin1 = jnp.sin(jnp.pi * w)
     cos1 = jnp.cos(jnp.pi * w)
     # sin(2x) = 2 sin x cos x, sin(3x) = sin x (3 - 4 sin^2 x).
     modes = sin1 * (1 + 4 * q3 * cos1 + 3 * q8 * (3 - 4 * sin1 * sin1))
-    large = _LOG_PI - 0.5 * _PI2 * ul + jnp.log(modes)
-    return jnp.where(u < _U_SWITCH, small, large)
+    # (2 pi)^-1/2 u^-3/2 exp(-w^2 / 2u) images  |  pi exp(-pi^2 u / 2) modes
+    total = jnp.where(small_time, images * inv_us * jnp.sqrt(inv_us), modes)
+    exponent = jnp.where(
+        small_time, -0.5 * _LOG_2PI - w * w * (0.5 * inv_us), _LOG_PI - 0.5 * _PI2 * ul
+    )
+    return exponent + jnp.log(total)
 
 
 def _step_length(u: Array, k: Array, dt: Array) -> Array:
@@ -335,8 +345,7 @@ class Angle(AbstractDecisionModel):
         u = s / (g * gap**2)
         log_density = (
             _log_phi(u, w)
-            - 2 * jnp.log(gap)
-            - 1.5 * jnp.log(g)
+            - jnp.log(gap * gap * g * jnp.sqrt(g))  # A^-2 g^-3/2
             + gap * w * v_hit
             - 0.5 * (v_hit + k) ** 2 * s
             + gap * k * z * (1 - z)

@@ -1,0 +1,335 @@
+"""Data beyond one device: participants sharded across several devices.
+
+[`sharded_logp_fn`][rlssm.sharding.sharded_logp_fn] lays the participants x trials
+grid of a data set out along a one-axis device mesh (axis name ``"participants"``), so
+that each device holds, and computes the likelihood of, its own block of participants.
+The learning rule's scan runs along the trials of one participant and is vmapped over
+participants, so it never needs data from another device: XLA partitions the vmapped
+scan, and only the per-participant sums are gathered at the end.
+
+The device count of a CPU-only JAX is fixed when JAX starts; to try this on one
+machine, start Python with
+``XLA_FLAGS=--xla_force_host_platform_device_count=N JAX_PLATFORMS=cpu``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxlib._jax import Device  # what jax.Device names (pyright cannot see through it)
+
+from ._errors import DataError
+from ._params import as_numbers, series_by_label
+from ._precision import float_dtype, precision_scope
+from ._types import Array, Float
+from .data import TrialLayout
+from .model import RLSSM, _trials, _Trials
+
+AXIS = "participants"
+"""Name of the mesh axis the participants are split along."""
+
+__all__ = ["AXIS", "ShardedLogp", "sharded_logp_fn"]
+
+
+@jax.tree_util.register_pytree_node_class
+class ShardedLogp:
+    """Per-participant log-likelihood of one data set, its trials sharded over devices.
+
+    Made by [`sharded_logp_fn`][rlssm.sharding.sharded_logp_fn]. Call it as a function,
+    ``f(params)``, and transform it as one (``jax.jit(f)``, ``jax.grad``). It is also a
+    pytree whose leaves are the model's arrays and the sharded trials: passing ``f`` as
+    an *argument* of a jitted function keeps the data out of the compiled program, which
+    ``jax.jit(f)`` embeds as constants (see the performance docs).
+
+    Attributes
+    ----------
+    model
+        The model.
+    trials
+        The data's ``(P', T)`` arrays, ``P'`` the participants padded up to a multiple
+        of the number of devices, each sharded along its first axis.
+    participants
+        Sorted participant labels (the order of the result).
+    n_rows
+        Number of rows of the data.
+    n_states
+        Number of distinct states in the data.
+    sharding
+        The ``NamedSharding`` of the trials: ``PartitionSpec("participants")`` on the
+        devices' mesh.
+    """
+
+    # A plain class, not an equinox Module: jax.jit(f) hashes f, which must therefore
+    # hash by identity rather than by its (array) fields.
+    model: RLSSM
+    trials: _Trials
+    participants: tuple[Hashable, ...]
+    n_rows: int
+    n_states: int
+    sharding: NamedSharding
+
+    def __init__(
+        self,
+        model: RLSSM,
+        trials: _Trials,
+        participants: tuple[Hashable, ...],
+        n_rows: int,
+        n_states: int,
+        sharding: NamedSharding,
+    ):
+        self.model = model
+        self.trials = trials
+        self.participants = participants
+        self.n_rows = n_rows
+        self.n_states = n_states
+        self.sharding = sharding
+
+    def tree_flatten(self) -> tuple[tuple[RLSSM, _Trials], tuple[Any, ...]]:
+        """Children: the model and the trials; the rest is static."""
+        static = (self.participants, self.n_rows, self.n_states, self.sharding)
+        return (self.model, self.trials), static
+
+    @classmethod
+    def tree_unflatten(cls, static: tuple[Any, ...], children: Any) -> ShardedLogp:
+        """Rebuild from `tree_flatten`'s parts (leaves may be tracers or placeholders)."""
+        # Bypass __init__ (and its type checks): JAX unflattens with arbitrary leaves.
+        self = object.__new__(cls)
+        self.model, self.trials = children
+        self.participants, self.n_rows, self.n_states, self.sharding = static
+        return self
+
+    @property
+    def n_participants(self) -> int:
+        """Number of (real) participants ``P``."""
+        return len(self.participants)
+
+    def __call__(self, params: Mapping[str, Any]) -> Float[Array, " participants"]:
+        """Each participant's summed log-likelihood at ``params``.
+
+        Parameters
+        ----------
+        params
+            Every name in ``model.param_names`` mapped to a scalar or one value per
+            participant (sorted ``participant_id`` order; outside ``jit`` also a
+            ``pandas.Series`` indexed by ``participant_id``).
+
+        Returns
+        -------
+        Array
+            One value per participant: the sum of ``model.loglik(data, params)`` over
+            the participant's rows, in the dtype of the model's ``precision`` (float32
+            where the model is float64 but the caller runs with ``jax_enable_x64`` off,
+            as for ``RLSSM.logp_fn``).
+
+        Raises
+        ------
+        rlssm.DataError
+            For a parameter given per row of data (not supported here), of any other
+            wrong shape, or a missing or unknown name.
+        """
+        model = self.model
+        model._check_names(params)
+        if model.precision == "float64" and not jax.config.jax_enable_x64:
+            # The caller cannot hold float64 arrays with x64 off: hand back float32.
+            arrays = {k: jnp.asarray(self._checked(k, v)) for k, v in params.items()}
+            return _scoped(self, arrays).astype(jnp.float32)
+        with precision_scope(model.precision):
+            return self._sums(params)
+
+    def _checked(self, name: str, value: Any) -> Any:
+        """Eager checks: a Series to an array in participant order; no NaN or inf."""
+        if isinstance(value, pd.Series):
+            return series_by_label(name, value, self.participants)
+        if isinstance(value, jax.Array):  # tracers are jax.Arrays: nothing to check eagerly
+            return value
+        return as_numbers(name, value)
+
+    def _participant_values(self, name: str, value: Any) -> Array:
+        """A parameter as a scalar or a ``(P,)`` array; `DataError` for anything else."""
+        x = jnp.asarray(self._checked(name, value), dtype=float_dtype(self.model.precision))
+        n_part, n_rows = self.n_participants, self.n_rows
+        if x.size == 1:
+            return x.reshape(())
+        if x.shape in ((n_part,), (n_part, 1)):
+            # Unlike logp_fn, no P == N ambiguity: per-row values are not accepted here.
+            return x.reshape(n_part)
+        if x.ndim == 1 and x.shape[0] == n_rows:
+            raise DataError(
+                f"params[{name!r}] has one value per row of data ({n_rows}); "
+                "rlssm.sharding.sharded_logp_fn takes only scalars or one value per "
+                f"participant ({n_part}, sorted participant_id order): use RLSSM.logp_fn "
+                "for per-row parameters"
+            )
+        raise DataError(
+            f"params[{name!r}] has shape {tuple(x.shape)}; expected a scalar or {n_part} "
+            "values (one per participant, sorted participant_id order)"
+        )
+
+    def _sums(self, params: Mapping[str, Any]) -> Array:
+        """`__call__` inside the precision scope."""
+        values = {n: self._participant_values(n, params[n]) for n in self.model.param_names}
+        return _sharded_sums(
+            self.model, self.trials, values, self.n_states, self.n_participants, self.sharding
+        )
+
+
+@eqx.filter_jit
+def _sharded_sums(
+    model: RLSSM,
+    trials: _Trials,
+    params: dict[str, Array],
+    n_states: int,
+    n_part: int,
+    sharding: NamedSharding,
+) -> Array:
+    """Per-participant sums, ``(P,)``, from sharded trials and ``P``-long parameters."""
+    shape = trials.option.shape
+    n_padded = shape[0]
+    # The constraints pin the participant axis to the mesh whether the trials arrive as
+    # sharded arguments or, under a caller's jit that closes over them, as constants.
+    trials = jax.tree.map(
+        lambda x: jax.lax.with_sharding_constraint(x, sharding) if x.ndim == 2 else x, trials
+    )
+    grid = {}
+    for name, x in params.items():
+        if x.ndim == 1:
+            # Dummy participants take participant 0's values: finite, like its trials.
+            x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (n_padded - n_part,))])[:, None]
+        grid[name] = jax.lax.with_sharding_constraint(jnp.broadcast_to(x, shape), sharding)
+    ll, _, _ = model._grid_logp(trials, grid, n_states)
+    # Each participant's sum is local to its device; only the (P,) result is gathered.
+    return ll.sum(axis=1)[:n_part]
+
+
+# As in RLSSM.logp_fn: a float64 model differentiated under a caller's jit/grad with x64
+# off would run its backward pass outside the scope and lose float64, so the pullback is
+# recomputed inside the scope (one extra forward pass, in this case only).
+@jax.custom_vjp
+def _scoped(f: ShardedLogp, params: dict[str, Array]) -> Array:
+    with precision_scope(f.model.precision):
+        return f._sums(params)
+
+
+def _scoped_fwd(f: ShardedLogp, params: dict[str, Array]):
+    return _scoped(f, params), (f, params)
+
+
+def _scoped_bwd(res: tuple[ShardedLogp, dict[str, Array]], cotangent: Array):
+    f, params = res
+    with precision_scope(f.model.precision):
+        _, pullback = jax.vjp(f._sums, params)
+        (grads,) = pullback(cotangent.astype(float_dtype(f.model.precision)))
+        grads = {k: grads[k].astype(params[k].dtype) for k in params}
+    # No cotangent for the model and the data (None: zero), as in logp_fn.
+    return None, grads
+
+
+_scoped.defvjp(_scoped_fwd, _scoped_bwd)
+
+
+def _pad_grid(x: np.ndarray, n_pad: int, observed: bool) -> np.ndarray:
+    """``(P, T)`` to ``(P + n_pad, T)``: dummy participants copy participant 0's trials.
+
+    Copying a real participant keeps the masked-out likelihood of the dummies (and its
+    gradient, which ``where`` multiplies by zero) as finite as participant 0's own;
+    ``observed`` is False for them, so they add nothing.
+    """
+    if n_pad == 0:
+        return x
+    fill = np.zeros_like(x[:1]) if observed else x[:1]
+    return np.concatenate([x, np.repeat(fill, n_pad, axis=0)], axis=0)
+
+
+def _sharded_trials(
+    layout: TrialLayout, fields: Sequence[str], dtype: np.dtype, n_padded: int, sharding: NamedSharding
+) -> _Trials:
+    """The model's `_Trials`, padded to ``n_padded`` participants and placed on the mesh."""
+    base = _trials(layout, fields, dtype)
+    n_pad = n_padded - layout.n_participants
+
+    def place(name: str, x: Array) -> Array:
+        return jax.device_put(_pad_grid(np.asarray(x), n_pad, name == "observed"), sharding)
+
+    leaves: list[Any] = []
+    for name, value in zip(base._fields, base):
+        if isinstance(value, tuple):  # the learning rule's extra fields, each (P, T)
+            leaves.append(tuple(place(name, x) for x in value))
+        elif name.startswith("row_"):
+            # The per-row fields serve per-row parameters and row-ordered output, which
+            # this path does not offer: empty, so nothing of size N goes to the devices.
+            leaves.append(jnp.zeros((0,), value.dtype))
+        else:
+            leaves.append(place(name, value))
+    return _Trials(*leaves)
+
+
+def sharded_logp_fn(
+    model: RLSSM, data: pd.DataFrame, devices: Sequence[Device] | None = None
+) -> ShardedLogp:
+    """A pure JAX function ``f(params) -> per-participant log-likelihood``, sharded.
+
+    The participants x trials arrays of ``data`` are split along the participant axis
+    over ``devices`` (a one-axis ``jax.sharding.Mesh`` named ``"participants"``, with
+    ``NamedSharding(mesh, PartitionSpec("participants"))``): each device holds whole
+    participants, all their trials, and runs the learning rule's scan and the decision
+    model over them; only the per-participant sums are gathered.
+
+    Parameters
+    ----------
+    model
+        The model.
+    data
+        The data, as for [`RLSSM.logp_fn`][rlssm.RLSSM.logp_fn].
+    devices
+        The devices to split the participants over; default ``jax.devices()``. The
+        participants are padded up to a multiple of their number with dummy
+        participants (all trials unobserved), which are dropped from the result.
+
+    Returns
+    -------
+    ShardedLogp
+        ``f(params) -> Float[Array, "participants"]``, jit- and grad-able: for
+        every participant in sorted ``participant_id`` order, the sum of
+        ``model.loglik(data, params)`` over its rows. ``params`` maps every name in
+        ``model.param_names`` to a scalar or one value per participant; per-row
+        parameters raise [`DataError`][rlssm.DataError]. ``f`` is also a pytree
+        holding the sharded data: pass it as an argument of your jitted function
+        (``jax.jit(lambda f, p: f(p).sum())(f, params)``) to keep the data out of the
+        compiled program, where ``jax.jit(f)`` would embed it as constants.
+
+    Examples
+    --------
+    ```python
+    from rlssm.sharding import sharded_logp_fn
+
+    f = sharded_logp_fn(model, data)  # over all of jax.devices()
+    total = jax.jit(jax.value_and_grad(lambda f, p: f(p).sum(), argnums=1))
+    value, grads = total(f, params)
+    ```
+    """
+    layout = model.prepare(data)
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices must hold at least one device")
+    n_padded = -(-layout.n_participants // len(devices)) * len(devices)
+    mesh = Mesh(np.asarray(devices, dtype=object), (AXIS,))
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+    with precision_scope(model.precision):
+        trials = _sharded_trials(
+            layout, model.learning_rule.fields, float_dtype(model.precision), n_padded, sharding
+        )
+    return ShardedLogp(
+        model=model,
+        trials=trials,
+        participants=layout.participants,
+        n_rows=layout.n_rows,
+        n_states=layout.n_states,
+        sharding=sharding,
+    )

@@ -1,0 +1,159 @@
+"""rlssm's hierarchical PyMC model: parameterisation, likelihood wiring, sampling."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+from scipy import stats
+
+import rlssm
+from rlssm.fitting import Hierarchical
+from rlssm.hierarchical import NDT_NAME
+
+# PyMC's default (numba) backend runs truncated-normal draws (initial points) in object mode.
+pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode:UserWarning")
+
+TRUTH = dict(rl_alpha=0.5, rl_alpha_neg=0.3, scaler=3.0, a=1.2, z=0.5, t=0.3)
+BOUNDS = {"a": (0.3, 3.0), "z": (0.1, 0.9), "t": (0.05, 1.0)}
+
+
+@pytest.fixture(scope="module")
+def ddm_model():
+    return rlssm.RLSSM(rlssm.DualRateRW(), rlssm.DDM(), bounds=BOUNDS, precision="float64")
+
+
+@pytest.fixture(scope="module")
+def small_data(ddm_model):
+    env = rlssm.GaussianBandit(means=(0.2, 0.8), sd=0.1)
+    rng = np.random.default_rng(3)
+    params = {k: v * (1 + 0.05 * rng.uniform(-1, 1, 4)) for k, v in TRUTH.items()}
+    data = ddm_model.simulate(params, env, n_participants=4, n_trials=40, seed=1)
+    # Unequal lengths, a missed trial and shuffled rows: the fit must take data as it comes.
+    data = data.drop(index=data.index[(data["participant_id"] == 2) & (data["trial_id"] >= 30)])
+    data.loc[data.index[5], ["rt", "response"]] = np.nan
+    return data.sample(frac=1.0, random_state=0)
+
+
+def _point(fit: Hierarchical, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A random point of the model's unconstrained space."""
+    ip = fit.pymc_model.initial_point()
+    return {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in ip.items()}
+
+
+def test_variables_and_dims(ddm_model, small_data):
+    fit = Hierarchical(ddm_model, small_data)
+    names = ddm_model.param_names
+    assert fit.group_vars == tuple(x for n in names for x in (n, f"{n}_sigma"))
+    free = {v.name for v in fit.pymc_model.free_RVs}
+    for n in names:
+        assert n in free and f"{n}_sigma" in free
+        # t (held below each participant's fastest rt) has a free zeta instead of a z.
+        assert (f"{n}_zeta" if n == NDT_NAME else f"{n}_z") in free
+    assert fit.pymc_model.coords["participant_id"] == tuple(
+        str(p) for p in sorted(small_data["participant_id"].unique())
+    )
+    observed = small_data.dropna(subset=["rt"])
+    np.testing.assert_allclose(fit.fastest_rt, observed.groupby("participant_id")["rt"].min().sort_index())
+
+
+def test_model_density_is_priors_plus_rlssm_loglik(ddm_model, small_data):
+    """The model's log-density at a random point = its priors + Jacobians + the RLSSM
+    log-likelihood at the implied per-participant values: the likelihood is wired to the
+    right participants in the right order."""
+    fit = Hierarchical(ddm_model, small_data)
+    pmodel = fit.pymc_model
+    point = _point(fit, np.random.default_rng(0))
+    outs = pmodel.replace_rvs_by_values([pmodel[f"{n}_subj"] for n in ddm_model.param_names])
+    subj_fn = pmodel.compile_fn(outs, inputs=pmodel.value_vars, on_unused_input="ignore")
+    subj = dict(zip(ddm_model.param_names, subj_fn(point)))
+    for n, v in subj.items():
+        lo, hi = ddm_model.bounds[n]
+        assert np.all((v > lo) & (v < hi)), n
+    assert np.all(subj["t"] < fit.fastest_rt)
+    ll = ddm_model.loglik(small_data, {n: pd.Series(v, index=sorted(small_data["participant_id"].unique())) for n, v in subj.items()})
+    terms = pmodel.compile_fn(
+        [pmodel.logp(vars=[pmodel["loglik"]], sum=True)], inputs=pmodel.value_vars, on_unused_input="ignore"
+    )(point)
+    np.testing.assert_allclose(float(np.asarray(terms).ravel()[0]), ll.sum(), rtol=1e-9)
+
+
+def test_t_offset_is_a_truncated_standard_normal(ddm_model, small_data):
+    """t's offset z = c - softplus(c - zeta) with its Jacobian: the density of z is the
+    standard normal on z < c, i.e. the same model as an unconstrained offset whose
+    likelihood is 0 above the participant's fastest rt."""
+    fit = Hierarchical(ddm_model, small_data)
+    pmodel = fit.pymc_model
+    zeta = pmodel["t_zeta"]
+    point = fit.pymc_model.initial_point()
+    density = pmodel.compile_fn(
+        [pmodel.logp(vars=[pmodel["t_z_prior"]], sum=True), *pmodel.replace_rvs_by_values([pmodel["t_z"]])],
+        inputs=pmodel.value_vars, on_unused_input="ignore",
+    )
+    values = np.linspace(-6, 6, 2401)
+    logs, zs = [], []
+    for x in values:
+        point[zeta.name] = np.full(len(fit.participants), x)
+        lp, z = density(point)
+        logs.append(float(np.asarray(lp)))
+        zs.append(np.asarray(z))
+    zs = np.asarray(zs)  # (grid, participants)
+    # sum over participants of log N(z) + log dz/dzeta (numerical) = the Potential.
+    dz = np.gradient(zs, values, axis=0)
+    expected = (stats.norm.logpdf(zs) + np.log(dz)).sum(axis=1)
+    np.testing.assert_allclose(np.asarray(logs)[5:-5], expected[5:-5], atol=2e-3)
+    assert np.all(np.diff(zs, axis=0) > 0)
+
+
+def test_priors_are_checked(ddm_model, small_data):
+    with pytest.raises(ValueError, match="not parameters"):
+        Hierarchical(ddm_model, small_data, priors={"v": {"name": "Normal", "mu": 0, "sigma": 1}})
+    with pytest.raises(ValueError, match="within the parameter's bounds"):
+        Hierarchical(ddm_model, small_data, priors={"a": {"name": "Uniform", "lower": 0.1, "upper": 2.0}})
+    with pytest.raises(ValueError, match="needs a 'name'"):
+        Hierarchical(ddm_model, small_data, priors={"a": {"mu": 1.0}})
+    with pytest.raises(ValueError, match="group_sd"):
+        Hierarchical(ddm_model, small_data, group_sd={"a": -1.0})
+
+
+def test_prior_in_natural_units(ddm_model, small_data):
+    fit = Hierarchical(
+        ddm_model, small_data, priors={"a": {"name": "TruncatedNormal", "mu": 1.0, "sigma": 0.5, "initval": 1.1}}
+    )
+    a = fit.pymc_model["a"]
+    logp = pm.logp(a, 1.3).eval()
+    expected = stats.truncnorm.logpdf(1.3, (0.3 - 1.0) / 0.5, (3.0 - 1.0) / 0.5, loc=1.0, scale=0.5)
+    np.testing.assert_allclose(logp, expected, rtol=1e-6)
+    assert fit.initvals["a"] == 1.1
+
+
+def test_fastest_rt_below_t_lower_bound_is_a_data_error(ddm_model, small_data):
+    data = small_data.copy()
+    row = data.index[data["participant_id"] == 1][0]
+    data.loc[row, "rt"] = 0.01  # below t's lower bound 0.05
+    with pytest.raises(rlssm.DataError, match="participant 1"):
+        Hierarchical(ddm_model, data)
+
+
+def test_sample_end_to_end(ddm_model, small_data):
+    """A short run: NUTS through PyMC's JAX sampler, pointwise log-likelihood per row
+    in the data's order, per-row parameters for the predictive tools."""
+    fit = Hierarchical(ddm_model, small_data)
+    with jax.numpy_dtype_promotion("standard"):
+        idata = fit.sample(chains=2, tune=60, draws=30, seed=0, progressbar=False)
+    post = idata["posterior"]
+    assert post["a"].shape == (2, 30)
+    assert post["a_subj"].shape == (2, 30, 4)
+    ll = idata["log_likelihood"]["loglik"].values
+    assert ll.shape == (2, 30, len(small_data))
+    missed = small_data["rt"].isna().to_numpy()
+    assert np.all(ll[:, :, missed] == 0.0) and np.all(ll[:, :, ~missed] != 0.0)
+    # One draw, checked against the model's loglik at that draw's participant values.
+    subj = {n: pd.Series(post[f"{n}_subj"].values[1, 7], index=sorted(small_data["participant_id"].unique()))
+            for n in ddm_model.param_names}
+    np.testing.assert_allclose(ll[1, 7], ddm_model.loglik(small_data, subj), rtol=1e-8, atol=1e-10)
+    ppc = ddm_model.posterior_predictive(fit, idata, mode="conditional", n_draws=5, seed=0)
+    assert len(ppc) == 5 * len(small_data)
+    assert set(ppc["participant_id"]) == set(small_data["participant_id"])

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 import warnings
@@ -59,11 +60,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="numpyro's chain_method for both sides (parallel wants one device per chain; on one "
         "CPU device numpyro then runs the chains one after another)",
     )
+    p.add_argument(
+        "--host-devices", type=int, default=0,
+        help="split the CPU into this many JAX devices (XLA_FLAGS, set before JAX starts) so that "
+        "--chain-method parallel runs one chain per device on all cores (0: leave JAX's default)",
+    )
     p.add_argument("--precision", choices=("float32", "float64"), default="float32", help="float policy of both sides")
     p.add_argument("--rlssm-decision", choices=("lan", "exact"), default="lan")
     p.add_argument("--rlssm-path", choices=("hierarchical", "hssm"), default="hierarchical",
                    help="rlssm.fitting.Hierarchical (default) or RLSSM.to_hssm with HSSM's formula machinery")
     p.add_argument("--process-initvals", action="store_true", help="HSSM's initial-value processing (the tutorial turns it off)")
+    p.add_argument("--hssm-link-settings", choices=("none", "log_logit"), default="none",
+                   help="HSSM's link_settings (log_logit: bounded parameters on logit/log scales)")
     p.add_argument("--log-likelihood", action="store_true", help="also compute pointwise log-likelihoods (timed)")
     p.add_argument("--lik-repeats", type=int, default=20, help="rounds of the likelihood timing (0: skip)")
     p.add_argument("--participants", type=int, default=None, help="tile the seed data to N participants")
@@ -117,6 +125,11 @@ def diagnostics(idata, wall_s: float, names: list[str]) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.host_devices:
+        if "jax" in sys.modules:
+            raise SystemExit("--host-devices must be set before JAX is imported")
+        flag = f"--xla_force_host_platform_device_count={args.host_devices}"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
     warnings.filterwarnings("ignore", message=".*distributional_components", category=FutureWarning)
     warnings.filterwarnings("ignore", message="Explicitly requested dtype int64", category=UserWarning)
     folder = common.data_dir(args.data_dir)
@@ -163,6 +176,8 @@ def main(argv=None) -> int:
         noncentered=True,
         process_initvals=args.process_initvals,
     )
+    if args.hssm_link_settings != "none":
+        hssm_kwargs["link_settings"] = args.hssm_link_settings
     decision = rlssm.Angle() if args.rlssm_decision == "exact" else rlssm.AngleLAN(onnx_file)
     model = rlssm.RLSSM(rlssm.DualRateRW(), decision, precision=args.precision)
 

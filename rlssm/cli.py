@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -353,7 +354,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     matplotlib.use("Agg")  # files only: no display needed
     if getattr(args, "full", False):
         args.participants, args.trials, args.chains, args.tune, args.draws = 20, 200, 4, 1000, 1000
+    _one_cpu_device_per_chain(getattr(args, "chains", 1))
     return int(args.func(args))
+
+
+def _one_cpu_device_per_chain(chains: int) -> None:
+    """Let NUTS run one chain per CPU device, on all cores (`Hierarchical.sample`'s "auto").
+
+    JAX reads ``XLA_FLAGS`` when its backend starts, which the command line has not done
+    yet; a flag the user set wins. (It only splits the CPU; GPUs are unaffected.)
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if chains > 1 and "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={chains}".strip()
 
 
 if __name__ == "__main__":  # pragma: no cover

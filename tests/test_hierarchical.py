@@ -52,6 +52,8 @@ def test_variables_and_dims(ddm_model, small_data):
         assert n in free and f"{n}_sigma" in free
         # t (held below each participant's fastest rt) has a free zeta instead of a z.
         assert (f"{n}_zeta" if n == NDT_NAME else f"{n}_z") in free
+    centred = Hierarchical(ddm_model, small_data, centred=("a", "t"))
+    assert {"a_eta", "t_xi"} <= {v.name for v in centred.pymc_model.free_RVs}
     assert fit.pymc_model.coords["participant_id"] == tuple(
         str(p) for p in sorted(small_data["participant_id"].unique())
     )
@@ -80,31 +82,55 @@ def test_model_density_is_priors_plus_rlssm_loglik(ddm_model, small_data):
     np.testing.assert_allclose(float(np.asarray(terms).ravel()[0]), ll.sum(), rtol=1e-9)
 
 
+def _potential_curve(fit: Hierarchical, free: str, potential: str, out: str):
+    """The Potential and a deterministic as functions of one free vector, set to each grid value."""
+    pmodel = fit.pymc_model
+    fn = pmodel.compile_fn(
+        [pmodel.logp(vars=[pmodel[potential]], sum=True), *pmodel.replace_rvs_by_values([pmodel[out]])],
+        inputs=pmodel.value_vars, on_unused_input="ignore",
+    )
+    point = pmodel.initial_point()
+    grid = np.linspace(-6, 6, 2401)
+    logs, outs = [], []
+    for x in grid:
+        point[free] = np.full(len(fit.participants), x)
+        lp, o = fn(point)
+        logs.append(float(np.asarray(lp)))
+        outs.append(np.asarray(o))
+    return grid, np.asarray(logs), np.asarray(outs), point
+
+
 def test_t_offset_is_a_truncated_standard_normal(ddm_model, small_data):
-    """t's offset z = c - softplus(c - zeta) with its Jacobian: the density of z is the
+    """Non-centred t (the default): z = c - softplus(c - zeta) with its Jacobian: the density of z is the
     standard normal on z < c, i.e. the same model as an unconstrained offset whose
     likelihood is 0 above the participant's fastest rt."""
     fit = Hierarchical(ddm_model, small_data)
-    pmodel = fit.pymc_model
-    zeta = pmodel["t_zeta"]
-    point = fit.pymc_model.initial_point()
-    density = pmodel.compile_fn(
-        [pmodel.logp(vars=[pmodel["t_z_prior"]], sum=True), *pmodel.replace_rvs_by_values([pmodel["t_z"]])],
-        inputs=pmodel.value_vars, on_unused_input="ignore",
-    )
-    values = np.linspace(-6, 6, 2401)
-    logs, zs = [], []
-    for x in values:
-        point[zeta.name] = np.full(len(fit.participants), x)
-        lp, z = density(point)
-        logs.append(float(np.asarray(lp)))
-        zs.append(np.asarray(z))
-    zs = np.asarray(zs)  # (grid, participants)
+    grid, logs, zs, _ = _potential_curve(fit, "t_zeta", "t_z_prior", "t_z")
     # sum over participants of log N(z) + log dz/dzeta (numerical) = the Potential.
-    dz = np.gradient(zs, values, axis=0)
+    dz = np.gradient(zs, grid, axis=0)
     expected = (stats.norm.logpdf(zs) + np.log(dz)).sum(axis=1)
-    np.testing.assert_allclose(np.asarray(logs)[5:-5], expected[5:-5], atol=2e-3)
+    np.testing.assert_allclose(logs[5:-5], expected[5:-5], atol=2e-3)
     assert np.all(np.diff(zs, axis=0) > 0)
+
+
+def test_centred_t_is_a_truncated_normal_below_the_fastest_rt(ddm_model, small_data):
+    """Centred t (``centred=("t",)``): eta = cap - softplus(cap - xi) on t's link scale,
+    with the Jacobian: eta's density is Normal(mu, sigma) restricted to t < fastest rt."""
+    fit = Hierarchical(ddm_model, small_data, centred=("t",))
+    grid, logs, etas, point = _potential_curve(fit, "t_xi", "t_eta_prior", "t_eta")
+    lower, upper = ddm_model.bounds["t"]
+    pmodel = fit.pymc_model
+    location = pmodel.compile_fn(
+        pmodel.replace_rvs_by_values([pmodel["t"]])[0], inputs=pmodel.value_vars, on_unused_input="ignore"
+    )
+    mu_nat = float(np.asarray(location(point)))
+    mu = np.log((mu_nat - lower) / (upper - lower)) - np.log1p(-(mu_nat - lower) / (upper - lower))
+    sigma = float(np.exp(point["t_sigma_log__"]))
+    cap = np.log((fit.fastest_rt - lower) / (upper - lower)) - np.log1p(-(fit.fastest_rt - lower) / (upper - lower))
+    assert np.all(etas < cap)
+    deta = np.gradient(etas, grid, axis=0)
+    expected = (stats.norm.logpdf(etas, mu, sigma) + np.log(deta)).sum(axis=1)
+    np.testing.assert_allclose(logs[5:-5], expected[5:-5], atol=2e-3)
 
 
 def test_priors_are_checked(ddm_model, small_data):
@@ -114,6 +140,8 @@ def test_priors_are_checked(ddm_model, small_data):
         Hierarchical(ddm_model, small_data, priors={"a": {"name": "Uniform", "lower": 0.1, "upper": 2.0}})
     with pytest.raises(ValueError, match="needs a 'name'"):
         Hierarchical(ddm_model, small_data, priors={"a": {"mu": 1.0}})
+    with pytest.raises(ValueError, match="centred"):
+        Hierarchical(ddm_model, small_data, centred=("v",))
     with pytest.raises(ValueError, match="group_sd"):
         Hierarchical(ddm_model, small_data, group_sd={"a": -1.0})
 

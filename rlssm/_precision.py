@@ -61,3 +61,41 @@ def input_float_dtype(*xs: object) -> np.dtype:
     """
     floats = [x for x in xs if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
     return np.dtype(jnp.result_type(*floats) if floats else jnp.result_type(float))
+
+
+def scoped_call(fn, precision: Precision):
+    """``fn(aux, params) -> Array`` run under the float policy, whatever the caller's x64 flag.
+
+    With x64 on (or a float32 policy) it runs inside `precision_scope`. A float64 policy
+    called with x64 off cannot hand float64 arrays back: it returns float32, and under
+    differentiation the backward pass, which JAX would run outside the scope (losing
+    float64), recomputes the pullback inside it (one extra forward pass, in this case only).
+    ``aux`` (a pytree, e.g. the data) gets no cotangent.
+    """
+
+    @jax.custom_vjp
+    def scoped(aux, params):
+        with precision_scope(precision):
+            return fn(aux, params)
+
+    def scoped_fwd(aux, params):
+        return scoped(aux, params), (aux, params)
+
+    def scoped_bwd(res, cotangent):
+        aux, params = res
+        with precision_scope(precision):
+            _, pullback = jax.vjp(lambda p: fn(aux, p), params)
+            (grads,) = pullback(cotangent.astype(float_dtype(precision)))
+            grads = {k: grads[k].astype(params[k].dtype) for k in params}
+        return None, grads
+
+    scoped.defvjp(scoped_fwd, scoped_bwd)
+
+    def call(aux, params):
+        if precision == "float64" and not jax.config.jax_enable_x64:
+            out = scoped(aux, {k: jnp.asarray(v) for k, v in params.items()})
+            return out.astype(jnp.float32)
+        with precision_scope(precision):
+            return fn(aux, dict(params))
+
+    return call

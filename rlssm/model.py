@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import DataError
-from ._precision import check_precision, float_dtype, precision_scope
+from ._precision import check_precision, float_dtype, precision_scope, scoped_call
 from ._spec import split_decl
 from ._types import Array, Bounds, Float, Precision
 from ._params import as_numbers, check_names, series_by_label
@@ -385,33 +385,10 @@ class RLSSM(eqx.Module):
             ll = self.decision_model.logp(trials.row_rt, codes, **dparams)
             return jnp.where(trials.row_observed, ll, jnp.zeros((), ll.dtype))
 
-        # A float64 model differentiated under a caller's jit/grad with x64 off: the
-        # backward pass would run outside the scope and lose float64, so it recomputes
-        # the pullback inside the scope (one extra forward pass, in this case only).
-        @jax.custom_vjp
-        def scoped(params: dict[str, Array]) -> Array:
-            with precision_scope(self.precision):
-                return rows(params)
-
-        def scoped_fwd(params: dict[str, Array]):
-            return scoped(params), params
-
-        def scoped_bwd(params: dict[str, Array], cotangent: Array):
-            with precision_scope(self.precision):
-                _, pullback = jax.vjp(rows, params)
-                (grads,) = pullback(cotangent.astype(float_dtype(self.precision)))
-                grads = {k: grads[k].astype(params[k].dtype) for k in params}
-            return (grads,)
-
-        scoped.defvjp(scoped_fwd, scoped_bwd)
+        call = scoped_call(lambda _, params: rows(params), self.precision)
 
         def f(params: Mapping[str, Any]) -> Float[Array, " rows"]:
-            if self.precision == "float64" and not jax.config.jax_enable_x64:
-                # The caller cannot hold float64 arrays with x64 off: hand back float32.
-                out = scoped({k: jnp.asarray(v) for k, v in params.items()})
-                return out.astype(jnp.float32)
-            with precision_scope(self.precision):
-                return rows(dict(params))
+            return call(None, params)
 
         return f
 

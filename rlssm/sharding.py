@@ -27,7 +27,7 @@ from jaxlib._jax import Device  # what jax.Device names (pyright cannot see thro
 
 from ._errors import DataError
 from ._params import as_numbers, series_by_label
-from ._precision import float_dtype, precision_scope
+from ._precision import float_dtype, precision_scope, scoped_call
 from ._types import Array, Float
 from .data import TrialLayout
 from .model import RLSSM, _trials, _Trials
@@ -134,14 +134,9 @@ class ShardedLogp:
             For a parameter given per row of data (not supported here), of any other
             wrong shape, or a missing or unknown name.
         """
-        model = self.model
-        model._check_names(params)
-        if model.precision == "float64" and not jax.config.jax_enable_x64:
-            # The caller cannot hold float64 arrays with x64 off: hand back float32.
-            arrays = {k: jnp.asarray(self._checked(k, v)) for k, v in params.items()}
-            return _scoped(self, arrays).astype(jnp.float32)
-        with precision_scope(model.precision):
-            return self._sums(params)
+        self.model._check_names(params)
+        arrays = {k: self._checked(k, v) for k, v in params.items()}
+        return scoped_call(lambda f, p: f._sums(p), self.model.precision)(self, arrays)
 
     def _checked(self, name: str, value: Any) -> Any:
         """Eager checks: a Series to an array in participant order; no NaN or inf."""
@@ -208,30 +203,6 @@ def _sharded_sums(
     return ll.sum(axis=1)[:n_part]
 
 
-# As in RLSSM.logp_fn: a float64 model differentiated under a caller's jit/grad with x64
-# off would run its backward pass outside the scope and lose float64, so the pullback is
-# recomputed inside the scope (one extra forward pass, in this case only).
-@jax.custom_vjp
-def _scoped(f: ShardedLogp, params: dict[str, Array]) -> Array:
-    with precision_scope(f.model.precision):
-        return f._sums(params)
-
-
-def _scoped_fwd(f: ShardedLogp, params: dict[str, Array]):
-    return _scoped(f, params), (f, params)
-
-
-def _scoped_bwd(res: tuple[ShardedLogp, dict[str, Array]], cotangent: Array):
-    f, params = res
-    with precision_scope(f.model.precision):
-        _, pullback = jax.vjp(f._sums, params)
-        (grads,) = pullback(cotangent.astype(float_dtype(f.model.precision)))
-        grads = {k: grads[k].astype(params[k].dtype) for k in params}
-    # No cotangent for the model and the data (None: zero), as in logp_fn.
-    return None, grads
-
-
-_scoped.defvjp(_scoped_fwd, _scoped_bwd)
 
 
 def _pad_grid(x: np.ndarray, n_pad: int, observed: bool) -> np.ndarray:

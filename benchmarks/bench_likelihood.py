@@ -166,6 +166,7 @@ def main(argv=None) -> dict[tuple[str, str], tuple[float, float]]:
         ]
         if Angle is not None:
             cases.append(("exact Angle, per-trial vectors", Angle(), False, x64))
+            cases.append(("exact Angle, scalar params", Angle(), True, x64))
         if x64:
             cases.append(("AngleLAN, per-trial, caller x64 off", lan, False, False))
         for label, dec, scalar, scope in cases:
@@ -283,6 +284,20 @@ def main(argv=None) -> dict[tuple[str, str], tuple[float, float]]:
         "'caller x64 off': the float64 model called from code with jax_enable_x64 off (float32 arrays\n"
         "in and out; rlssm recomputes the pullback in float64 inside its scope)."
     )
+    # The exact likelihood against the LAN it replaces, same parametrisation, same rounds.
+    speedups = []
+    for prec in precisions:
+        for form in ("per-trial vectors", "scalar params"):
+            lan_key, exact_key = f"rlssm/{prec}/AngleLAN, {form}", f"rlssm/{prec}/exact Angle, {form}"
+            if lan_key in med and exact_key in med:
+                speedups.append((prec, form, med[lan_key], med[exact_key]))
+    if speedups:
+        print("\n-- exact Angle against AngleLAN in rlssm (value_and_grad, same rounds) --")
+        for prec, form, lan_ms, exact_ms in speedups:
+            print(
+                f"{prec:9} | {form:18} | AngleLAN {lan_ms:6.2f} ms | Angle {exact_ms:6.2f} ms | "
+                f"Angle is {lan_ms / exact_ms:4.1f}x faster"
+            )
     for n in notes:
         print("NOTE:", n)
     return {

@@ -11,9 +11,14 @@ numpyro. It is fitted, on the same data, machine and in the same process,
   the preset's choices), and
 * by rlssm's default hierarchical fit, ``rlssm.fitting.Hierarchical(RLSSM(DualRateRW(),
   AngleLAN()), data, priors=<the same intercept priors>)`` (bounded parameters on logit
-  scales, non-centred, t held smoothly below each participant's fastest rt; the exact
-  ``Angle`` with ``--rlssm-decision exact``; the HSSM route ``model.to_hssm`` with
-  ``--rlssm-path hssm``).
+  scales, non-centred, t held smoothly below each participant's fastest rt, chains
+  started around the pooled maximum-likelihood point), and the same with the exact
+  ``Angle`` (``--rlssm-decision lan|exact|both``, default both; the HSSM route
+  ``model.to_hssm`` with ``--rlssm-path hssm``).
+
+Chains run one per JAX device, the CPU split into ``--host-devices 4`` devices
+(``--chain-method parallel``, both sides; ``--host-devices 0 --chain-method vectorized``
+for one device and vectorised chains).
 
 For each side it prints the wall time of the whole sampling call (compilation and
 warm-up included; pointwise log-likelihoods not computed unless ``--log-likelihood``),
@@ -56,17 +61,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--chain-method",
         choices=("parallel", "vectorized"),
-        default="vectorized",
+        default="parallel",
         help="numpyro's chain_method for both sides (parallel wants one device per chain; on one "
         "CPU device numpyro then runs the chains one after another)",
     )
     p.add_argument(
-        "--host-devices", type=int, default=0,
+        "--host-devices", type=int, default=4,
         help="split the CPU into this many JAX devices (XLA_FLAGS, set before JAX starts) so that "
         "--chain-method parallel runs one chain per device on all cores (0: leave JAX's default)",
     )
     p.add_argument("--precision", choices=("float32", "float64"), default="float32", help="float policy of both sides")
-    p.add_argument("--rlssm-decision", choices=("lan", "exact"), default="lan")
+    p.add_argument("--rlssm-decision", choices=("lan", "exact", "both"), default="both",
+                   help="rlssm's decision model: AngleLAN (the issue's model), the exact Angle, or both (two rlssm fits)")
     p.add_argument("--rlssm-path", choices=("hierarchical", "hssm"), default="hierarchical",
                    help="rlssm.fitting.Hierarchical (default) or RLSSM.to_hssm with HSSM's formula machinery")
     p.add_argument("--process-initvals", action="store_true", help="HSSM's initial-value processing (the tutorial turns it off)")
@@ -178,10 +184,16 @@ def main(argv=None) -> int:
     )
     if args.hssm_link_settings != "none":
         hssm_kwargs["link_settings"] = args.hssm_link_settings
-    decision = rlssm.Angle() if args.rlssm_decision == "exact" else rlssm.AngleLAN(onnx_file)
-    model = rlssm.RLSSM(rlssm.DualRateRW(), decision, precision=args.precision)
-
-    def fit(side: str) -> dict:
+    decisions = ("lan", "exact") if args.rlssm_decision == "both" else (args.rlssm_decision,)
+    models = {
+        d: rlssm.RLSSM(
+            rlssm.DualRateRW(), rlssm.Angle() if d == "exact" else rlssm.AngleLAN(onnx_file),
+            precision=args.precision,
+        )
+        for d in decisions
+    }
+    def fit(side: str, decision: str = decisions[0]) -> dict:
+        model = models[decision]
         t0 = time.perf_counter()
         if side == "rlssm" and args.rlssm_path == "hierarchical":
             priors = {k: {"name": p.name, **p.args} for k, p in common.seed_priors().items()}
@@ -229,11 +241,13 @@ def main(argv=None) -> int:
         }
         return out
 
-    sides = ("hssm", "rlssm") if args.side == "both" else (args.side,)
+    runs = [("hssm", "HSSM", None)] if args.side in ("hssm", "both") else []
+    if args.side in ("rlssm", "both"):
+        runs += [("rlssm", f"rlssm {'AngleLAN' if d == 'lan' else 'Angle'}", d) for d in decisions]
     results: dict[str, dict] = {}
-    for side in sides:
-        print(f"\n-- {side} --", flush=True)
-        res = results[side] = fit(side)
+    for side, key, decision in runs:
+        print(f"\n-- {key} --", flush=True)
+        res = results[key] = fit(side, decision or decisions[0])
         print(
             f"build {res['build_s']:.1f} s | sample {res['wall_s']:.1f} s | divergences "
             f"{res['divergences']} of {res['draws']} | mean tree depth {res['tree_depth']:.2f} "
@@ -255,22 +269,25 @@ def main(argv=None) -> int:
     print("-" * len(header))
     for (prec, label), (r_ms, h_ms) in lik.items():
         print(f"{(prec + ' ' + label + ', ms'):46} | {r_ms:10.2f} | {h_ms:10.2f} | {r_ms / h_ms:16.3f}")
-    if len(sides) == 2:
-        r, h = results["rlssm"], results["hssm"]
-        for key, label, fmt in (
-            ("wall_s", "NUTS wall time, s (whole sampling call)", "{:10.1f}"),
-            ("ess_per_s", "min bulk ESS / s, group-level", "{:10.3f}"),
-            ("min_ess", "min bulk ESS, group-level", "{:10.1f}"),
-            ("max_rhat", "max R-hat, group-level", "{:10.3f}"),
-            ("divergences", "divergent draws", "{:10.0f}"),
-            ("tree_depth", "mean tree depth", "{:10.2f}"),
-        ):
-            ratio = r[key] / h[key] if h[key] else math.nan
-            print(f"{label:46} | {fmt.format(r[key])} | {fmt.format(h[key])} | {ratio:16.3f}")
-        print(
-            f"{'divergent fraction':46} | {r['divergences'] / r['draws']:10.4f} | "
-            f"{h['divergences'] / h['draws']:10.4f} |"
-        )
+    if "HSSM" in results:
+        h = results["HSSM"]
+        for key in (k for k in results if k != "HSSM"):
+            r = results[key]
+            print(f"{'-- ' + key + ' (NUTS) vs HSSM --':46} |")
+            for item, label, fmt in (
+                ("wall_s", "NUTS wall time, s (whole sampling call)", "{:10.1f}"),
+                ("ess_per_s", "min bulk ESS / s, group-level", "{:10.3f}"),
+                ("min_ess", "min bulk ESS, group-level", "{:10.1f}"),
+                ("max_rhat", "max R-hat, group-level", "{:10.3f}"),
+                ("divergences", "divergent draws", "{:10.0f}"),
+                ("tree_depth", "mean tree depth", "{:10.2f}"),
+            ):
+                ratio = r[item] / h[item] if h[item] else math.nan
+                print(f"{label:46} | {fmt.format(r[item])} | {fmt.format(h[item])} | {ratio:16.3f}")
+            print(
+                f"{'divergent fraction':46} | {r['divergences'] / r['draws']:10.4f} | "
+                f"{h['divergences'] / h['draws']:10.4f} |"
+            )
         print("\nratios: time < 1 and ESS/s > 1 mean rlssm is better.")
     if min(args.draws, args.hssm_draws) < 200:
         print("NOTE: few draws; ESS and R-hat are not meaningful at this size (smoke run).")

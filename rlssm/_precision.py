@@ -96,6 +96,6 @@ def scoped_call(fn, precision: Precision):
             out = scoped(aux, {k: jnp.asarray(v) for k, v in params.items()})
             return out.astype(jnp.float32)
         with precision_scope(precision):
-            return fn(aux, dict(params))
+            return fn(aux, {k: jnp.asarray(v) for k, v in params.items()})
 
     return call

@@ -185,3 +185,52 @@ def test_sample_end_to_end(ddm_model, small_data):
     ppc = ddm_model.posterior_predictive(fit, idata, mode="conditional", n_draws=5, seed=0)
     assert len(ppc) == 5 * len(small_data)
     assert set(ppc["participant_id"]) == set(small_data["participant_id"])
+
+
+def test_pooled_estimate_is_the_shared_maximum(ddm_model, small_data):
+    """The pooled start maximises the likelihood with one value per parameter: inside
+    the priors' supports (t below every fastest rt), near the simulation's truth, and no
+    coordinate move improves it."""
+    fit = Hierarchical(
+        ddm_model, small_data, priors={"a": {"name": "Uniform", "lower": 0.5, "upper": 2.0, "initval": 1.9}}
+    )
+    est = fit.pooled_estimate()
+    assert set(est) == set(ddm_model.param_names)
+    assert 0.5 < est["a"] < 2.0 and est["t"] < fit.fastest_rt.min()
+    for n in ("scaler", "a", "z", "t"):
+        assert est[n] == pytest.approx(TRUTH[n], rel=0.25), n
+    f = ddm_model.logp_fn(small_data)
+    best = float(f(est).sum())
+    for n in ("a", "z", "t"):
+        for step in (-0.01, 0.01):
+            moved = dict(est, **{n: est[n] * (1 + step)})
+            assert float(f(moved).sum()) <= best + 1e-6, (n, step)
+    assert fit.pooled_estimate() == est  # cached
+
+
+def test_initial_points_are_finite_and_jittered(ddm_model, small_data):
+    for centred in ((), ("a", "t")):
+        fit = Hierarchical(ddm_model, small_data, centred=centred)
+        points = fit.initial_points(3, seed=1, jitter=0.25)
+        assert len(points) == 3
+        pmodel = fit.pymc_model
+        logp = pmodel.compile_logp()
+        free = {v.name for v in pmodel.free_RVs}
+        for point in points:
+            assert set(point) == free
+            start = pm.initial_point.make_initial_point_fn(
+                model=pmodel, overrides=point, jitter_rvs=set(), return_transformed=True
+            )(0)
+            assert np.isfinite(logp(start))
+            assert point["t"] < fit.fastest_rt.min()
+        # Chains differ, but stay near the pooled point (link-scale moves of at most 0.25).
+        assert points[0]["a"] != points[1]["a"]
+        est = fit.pooled_estimate()
+        for point in points:
+            assert abs(point["a"] - est["a"]) < 0.25 * (3.0 - 0.3) / 4 + 1e-9
+    with pytest.raises(ValueError, match="init must be"):
+        fit.initial_points(2, init="map")
+    with pytest.raises(ValueError, match="jitter"):
+        fit.initial_points(2, jitter=-1.0)
+    same = fit.initial_points(2, init="initvals", jitter=0.0)
+    assert same[0]["a"] == pytest.approx(1.65) and same[0]["a"] == same[1]["a"]

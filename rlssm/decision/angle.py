@@ -114,8 +114,8 @@ def _log_phi(u: Array, w: Array) -> Array:
     q = e1
     q3 = q * q * q
     q8 = (q3 * q3) * (q * q)
-    sin1 = jnp.sin(jnp.pi * w)
-    cos1 = jnp.cos(jnp.pi * w)
+    # Computed once (see the barrier on tan in `Angle.logp`).
+    sin1, cos1 = lax.optimization_barrier((jnp.sin(jnp.pi * w), jnp.cos(jnp.pi * w)))
     # sin(2x) = 2 sin x cos x, sin(3x) = sin x (3 - 4 sin^2 x).
     modes = sin1 * (1 + 4 * q3 * cos1 + 3 * q8 * (3 - 4 * sin1 * sin1))
     # (2 pi)^-1/2 u^-3/2 exp(-w^2 / 2u) images  |  pi exp(-pi^2 u / 2) modes
@@ -324,7 +324,9 @@ class Angle(AbstractDecisionModel):
         upper = choice > 0
         v_hit = jnp.where(upper, v, -v)  # drift towards the boundary that was hit
         w = jnp.where(upper, 1 - z, z)  # its distance from the start, per unit of gap
-        k = jnp.tan(theta)
+        # XLA treats tan as cheap and recomputes it in every fusion that reads k (a
+        # dozen times in value-and-gradient); the barrier makes it computed once.
+        k = lax.optimization_barrier(jnp.tan(theta))
         gap = 2 * a
         s = rt - t
         g = 1 - k * s / a

@@ -28,7 +28,8 @@ participant ``i``, where
   same model (the likelihood is 0 beyond), and far from the cap the map is the identity.
 
 The likelihood is the model's bound PyTensor Op ([`RLSSM.logp_op`][rlssm.RLSSM.logp_op])
-fed one value per participant; sampling is PyMC's JAX NUTS (numpyro), chains vectorised.
+fed one value per participant; sampling is PyMC's JAX NUTS (numpyro), one chain per device or
+vectorised, every chain started near the pooled maximum-likelihood point.
 """
 
 from __future__ import annotations
@@ -356,7 +357,7 @@ class Hierarchical:
         self._support = support
         self._links = links
         self._centred = centred
-        self._pooled: dict[str, float] | None = None
+        self._pooled: dict[tuple[int, int], dict[str, float]] = {}
 
     # ------------------------------------------------------------------ starting points
     def pooled_estimate(self, n_starts: int = 4, seed: int = 0) -> dict[str, float]:
@@ -368,8 +369,8 @@ class Hierarchical:
         uniformly from the middle 80% of each support. The best optimum wins: a
         likelihood with more than one mode (a LAN's, for instance: on the seed data
         ``AngleLAN`` has a second one at ``t`` ~ 0, wide bounds and steep collapse,
-        114 log-likelihood units below the first) still gives the start near its main
-        mode. Cached after the first call with the same arguments' defaults.
+        about 114 log-likelihood units below the first) still gives the start near its main
+        mode. Cached per ``(n_starts, seed)``.
 
         Returns
         -------
@@ -380,8 +381,8 @@ class Hierarchical:
         import jax.numpy as jnp
         from scipy.optimize import minimize
 
-        if self._pooled is not None and (n_starts, seed) == (4, 0):
-            return dict(self._pooled)
+        if (n_starts, seed) in self._pooled:
+            return dict(self._pooled[n_starts, seed])
         names = self.model.param_names
         f = self.model.logp_fn(self.data)
         fastest = float(np.min(self.fastest_rt))
@@ -427,8 +428,7 @@ class Hierarchical:
         if best is None:
             raise RuntimeError("pooled_estimate: the log-likelihood was not finite at any start")
         estimate = {n: float(v) for n, v in zip(names, best[1])}
-        if (n_starts, seed) == (4, 0):
-            self._pooled = dict(estimate)
+        self._pooled[n_starts, seed] = dict(estimate)
         return estimate
 
     def initial_points(
@@ -491,7 +491,7 @@ class Hierarchical:
         tune: int = 1000,
         draws: int = 1000,
         seed: int = 0,
-        target_accept: float = 0.8,
+        target_accept: float = 0.9,
         chain_method: str = "auto",
         init: str = "pooled",
         jitter: float = 0.25,
@@ -500,6 +500,12 @@ class Hierarchical:
         **nuts_kwargs: Any,
     ) -> xr.DataTree:
         """NUTS (numpyro, through PyMC's JAX sampler).
+
+        ``target_accept`` defaults to 0.9 rather than NUTS' usual 0.8: each participant's
+        ``t`` is pinned just below their fastest response, where the likelihood falls
+        steeply, and with a small ``t_sigma`` that makes a narrow neck. On the seed model
+        (exact ``Angle``, 4 x (1000 + 1000)) 0.8 gave 26 and 17 divergent draws of 4000
+        (seeds 0, 1), 0.9 gave 17 and 14, for 10-25% more sampling time.
 
         Chains start near `pooled_estimate` (``init="pooled"``, the default) or near the
         initial values (``init="initvals"``), each moved by ``jitter`` as

@@ -68,6 +68,33 @@ def _trials(layout: TrialLayout, fields: Sequence[str], dtype: np.dtype) -> _Tri
     )
 
 
+@jax.custom_vjp
+def _gather_rows(x: Array, index: Array, back_index: Array, back_valid: Array) -> Array:
+    """``x[index]`` along the first axis, where ``index`` maps the outputs one-to-one onto
+    the inputs (up to padding entries), with the gradient as a gather too.
+
+    Between input rows and grid cells every row has exactly one cell, so the transpose
+    of the gather, a scatter-add that XLA runs as a serial loop on CPUs, is itself a
+    gather: ``g_x = where(back_valid, g_y[back_index], 0)``. Outputs that are padding
+    (they repeat some input) carry no cotangent in this model (nothing reads them back),
+    and inputs that are padding (``back_valid`` False) get none.
+    """
+    return x[index]
+
+
+def _gather_rows_fwd(x, index, back_index, back_valid):
+    return x[index], (back_index, back_valid)
+
+
+def _gather_rows_bwd(res, g):
+    back_index, back_valid = res
+    mask = back_valid.reshape(back_valid.shape + (1,) * (g.ndim - 1))
+    return jnp.where(mask, g[back_index], jnp.zeros((), g.dtype)), None, None, None
+
+
+_gather_rows.defvjp(_gather_rows_fwd, _gather_rows_bwd)
+
+
 class RLSSM(eqx.Module):
     """A reinforcement-learning sequential-sampling model, composed from parts.
 
@@ -261,7 +288,9 @@ class RLSSM(eqx.Module):
             elif kind == "participant":
                 out[name] = jnp.broadcast_to(x.reshape(n_part, 1), shape)
             else:
-                out[name] = x[trials.grid_row]
+                every_row = jnp.ones(trials.row_position.shape, dtype=bool)
+                flat = _gather_rows(x, trials.grid_row.reshape(-1), trials.row_position, every_row)
+                out[name] = flat.reshape(shape)
         return out
 
     def _row_params(
@@ -378,7 +407,10 @@ class RLSSM(eqx.Module):
             n_part, n_rows = layout.n_participants, layout.n_rows
             grid = self._grid_params(params, n_part, n_rows, trials, rl_names)
             values = self._trial_values(trials, grid, layout.n_states, plain)
-            values = values.reshape(-1, self.n_options)[trials.row_position]
+            flat = values.reshape(-1, self.n_options)
+            cells = jnp.arange(flat.shape[0], dtype=trials.row_position.dtype)
+            real = trials.row_position[trials.grid_row.reshape(-1)] == cells  # not padding
+            values = _gather_rows(flat, trials.row_position, trials.grid_row.reshape(-1), real)
             row = self._row_params(params, n_part, n_rows, trials, other_names)
             dparams = self._decision_params(values, row, batch_dims=1)
             codes = jnp.asarray(coding, dtype=trials.row_rt.dtype)[trials.row_option]

@@ -409,7 +409,9 @@ class Hierarchical:
             init = self.initvals.get(name)
             if init is None:
                 init = _default_start(lo, hi)
-            first.append(float(np.clip(init, lo if lo is not None else -np.inf, hi if hi is not None else np.inf)))
+            low = -np.inf if lo is None else lo
+            high = np.inf if hi is None else hi
+            first.append(float(np.clip(init, low, high)))
         rng = np.random.default_rng(seed)
         starts = [np.array(first)]
         for _ in range(max(n_starts, 1) - 1):
@@ -474,10 +476,12 @@ class Hierarchical:
                 sigma = _INIT_SIGMA * math.exp(rng.uniform(-jitter, jitter))
                 point[f"{name}_sigma"] = np.asarray(sigma)
                 offsets = rng.uniform(-2 * jitter, 2 * jitter, n_part)
+                free = self.pymc_model.named_vars
                 if name in self._centred:
-                    key = f"{name}_xi" if name == NDT_NAME and f"{name}_xi" in self.pymc_model.named_vars else f"{name}_eta"
+                    # A capped t is free as t_xi (its eta is derived); others as eta.
+                    key = f"{name}_xi" if f"{name}_xi" in free else f"{name}_eta"
                     point[key] = float(link.forward(value)) + sigma * offsets
-                elif name == NDT_NAME and f"{name}_zeta" in self.pymc_model.named_vars:
+                elif f"{name}_zeta" in free:  # the capped, non-centred t
                     point[f"{name}_zeta"] = offsets
                 else:
                     point[f"{name}_z"] = offsets

@@ -116,6 +116,8 @@ def diagnostics(idata, wall_s: float, names: list[str]) -> dict:
     else:
         depth = np.log2(np.asarray(stats["n_steps"]) + 1)
     out["tree_depth"] = float(depth.mean())
+    # Gradient evaluations of the draws (the warm-up's are not in PyMC's sample_stats).
+    out["draw_steps"] = float(np.asarray(stats["n_steps"]).sum()) if "n_steps" in stats else math.nan
     out["max_tree_depth"] = int(depth.max())
     out["step_size"] = float(np.asarray(stats["step_size"]).mean()) if "step_size" in stats else math.nan
     ess = _as_dataset(az.ess(idata, var_names=names, method="bulk"))
@@ -251,7 +253,8 @@ def main(argv=None) -> int:
         print(
             f"build {res['build_s']:.1f} s | sample {res['wall_s']:.1f} s | divergences "
             f"{res['divergences']} of {res['draws']} | mean tree depth {res['tree_depth']:.2f} "
-            f"(max {res['max_tree_depth']}) | step size {res['step_size']:.3g} | min bulk ESS "
+            f"(max {res['max_tree_depth']}) | leapfrog steps of the draws {res['draw_steps']:.0f} | "
+            f"step size {res['step_size']:.3g} | min bulk ESS "
             f"{res['min_ess']:.1f} ({res['min_ess_var']}) | max R-hat {res['max_rhat']:.3f} "
             f"({res['max_rhat_var']}) | min ESS/s {res['ess_per_s']:.3f}",
             flush=True,
@@ -281,6 +284,7 @@ def main(argv=None) -> int:
                 ("max_rhat", "max R-hat, group-level", "{:10.3f}"),
                 ("divergences", "divergent draws", "{:10.0f}"),
                 ("tree_depth", "mean tree depth", "{:10.2f}"),
+                ("draw_steps", "leapfrog steps of the draws", "{:10.0f}"),
             ):
                 ratio = r[item] / h[item] if h[item] else math.nan
                 print(f"{label:46} | {fmt.format(r[item])} | {fmt.format(h[item])} | {ratio:16.3f}")

@@ -187,6 +187,24 @@ def test_sample_end_to_end(ddm_model, small_data):
     assert set(ppc["participant_id"]) == set(small_data["participant_id"])
 
 
+def test_max_tree_depth_reaches_nuts(ddm_model, small_data):
+    """The second number of ``max_tree_depth`` bounds the draws' trees; bad values are refused."""
+    fit = Hierarchical(ddm_model, small_data)
+    with jax.numpy_dtype_promotion("standard"):
+        idata = fit.sample(
+            chains=1, tune=30, draws=20, seed=0, progressbar=False, log_likelihood=False, max_tree_depth=(7, 2)
+        )
+    depth = idata["sample_stats"]["tree_depth"].values
+    assert depth.max() <= 2 and depth.shape == (1, 20)
+    for bad in (0, (7, 0), (-1, 10), True):
+        with pytest.raises(ValueError, match="max_tree_depth"):
+            fit.sample(chains=1, tune=5, draws=5, progressbar=False, max_tree_depth=bad)
+    # Wrong types: beartype (under the test suite's jaxtyping hook) or the same ValueError.
+    for bad in ((7,), (7.0, 10)):
+        with pytest.raises((TypeError, ValueError), match="max_tree_depth"):
+            fit.sample(chains=1, tune=5, draws=5, progressbar=False, max_tree_depth=bad)
+
+
 def test_pooled_estimate_is_the_shared_maximum(ddm_model, small_data):
     """The pooled start maximises the likelihood with one value per parameter: inside
     the priors' supports (t below every fastest rt), near the simulation's truth, and no

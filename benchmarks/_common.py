@@ -38,6 +38,17 @@ SEED_TOTAL_F64 = -6618.5671
 """Total log-likelihood of the seed data at `SEED_POINT` (float64, correct +-1 coding)."""
 
 
+def add_xla_flags(host_devices: int = 0, extra: str = "") -> None:
+    """Append ``--xla_force_host_platform_device_count`` (when ``host_devices`` > 0) and
+    ``extra`` to ``XLA_FLAGS``; JAX reads them once, so this must run before it is imported."""
+    import sys
+
+    if "jax" in sys.modules:
+        raise SystemExit("XLA flags (--host-devices, --xla-flags) must be set before JAX is imported")
+    flags = (f"--xla_force_host_platform_device_count={host_devices} " if host_devices else "") + extra
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+
+
 def data_dir(explicit: str | None = None) -> Path:
     """Folder with ``rldm_data.npy`` and ``angle.onnx``.
 

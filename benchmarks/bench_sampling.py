@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 import warnings
@@ -133,11 +132,7 @@ def diagnostics(idata, wall_s: float, names: list[str]) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.host_devices:
-        if "jax" in sys.modules:
-            raise SystemExit("--host-devices must be set before JAX is imported")
-        flag = f"--xla_force_host_platform_device_count={args.host_devices}"
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+    common.add_xla_flags(args.host_devices)
     warnings.filterwarnings("ignore", message=".*distributional_components", category=FutureWarning)
     warnings.filterwarnings("ignore", message="Explicitly requested dtype int64", category=UserWarning)
     folder = common.data_dir(args.data_dir)

@@ -30,8 +30,7 @@ def main(argv=None) -> int:
     p.add_argument("--xla-flags", default="", help="extra XLA flags (set before JAX starts)")
     p.add_argument("--data-dir", default=None)
     args = p.parse_args(argv)
-    flags = f"--xla_force_host_platform_device_count={args.chains} {args.xla_flags}"
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+    common.add_xla_flags(args.chains, args.xla_flags)
 
     import jax
     import jax.numpy as jnp

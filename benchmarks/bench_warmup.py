@@ -19,7 +19,6 @@ Run: ``.venv/bin/python benchmarks/bench_warmup.py --max-tree-depth 10 7,10``
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -47,9 +46,7 @@ def main(argv=None) -> int:
     p.add_argument("--host-devices", type=int, default=4)
     p.add_argument("--data-dir", default=None)
     args = p.parse_args(argv)
-    if args.host_devices:
-        flag = f"--xla_force_host_platform_device_count={args.host_devices}"
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+    common.add_xla_flags(args.host_devices)
     warnings.filterwarnings("ignore", message=".*distributional_components", category=FutureWarning)
     folder = common.data_dir(args.data_dir)
     common.offline_hssm_lan(folder / "angle.onnx")
@@ -95,7 +92,7 @@ def main(argv=None) -> int:
                            max_tree_depth=depth, log_likelihood=False, progressbar=False)
         res = diagnostics(idata, time.perf_counter() - t0, list(fit.group_vars))
         warm = record["warm_steps"]
-        drawn = np.asarray(idata["sample_stats"]["n_steps"]).sum()
+        drawn = res["draw_steps"]
         print(f"\n-- max_tree_depth={depth!r} --")
         print("warm-up steps per iteration, blocks of 100:",
               " ".join(f"{warm[:, i:i + 100].mean():.0f}" for i in range(0, warm.shape[1], 100)))

@@ -461,6 +461,7 @@ class Hierarchical:
         fastest = self.fastest_rt
         rng = np.random.default_rng(seed)
         n_part = len(self.participants)
+        free = self.pymc_model.named_vars
         points = []
         for _ in range(chains):
             point: dict[str, np.ndarray] = {}
@@ -476,7 +477,6 @@ class Hierarchical:
                 sigma = _INIT_SIGMA * math.exp(rng.uniform(-jitter, jitter))
                 point[f"{name}_sigma"] = np.asarray(sigma)
                 offsets = rng.uniform(-2 * jitter, 2 * jitter, n_part)
-                free = self.pymc_model.named_vars
                 if name in self._centred:
                     # A capped t is free as t_xi (its eta is derived); others as eta.
                     key = f"{name}_xi" if f"{name}_xi" in free else f"{name}_eta"

@@ -15,6 +15,17 @@ participant ``i``, where
 * ``p_sigma`` is the between-participant spread on the link scale (``HalfNormal``) and
   ``z`` the participants' standard-normal offsets: the non-centred form, which has no
   funnel when the spread is small (the seed data's spreads are 2-5% of the means);
+* the sampler moves a *signed* spread ``s_p ~ Normal(0, scale)`` with ``p_sigma = |s_p|``
+  and ``p_i = link^-1(mu_p + s_p * zs_{p,i})``, ``zs ~ Normal(0, 1)`` (default
+  ``signed_spread=True``): the same model, since ``(s, zs)`` and ``(-s, -zs)`` give the
+  same participants and ``|s|`` is ``HalfNormal``. On the usual ``log p_sigma`` scale a
+  spread the data cannot tell from 0 has a long, exponential tail towards minus infinity
+  and a sharp upper edge, which NUTS crosses slowly; the signed spread passes through 0
+  smoothly instead. On the seed model (exact ``Angle``, 4 x (1000 + 1000)) the smallest
+  bulk ESS of the group variables went from 411 (``a_sigma``) to 812 in the same time.
+  The signed coordinates (``<name>_sigma_signed``, ``<name>_z_signed``) are dropped from
+  the returned posterior: their sign is arbitrary (a spread the data pin away from 0 keeps
+  one sign per chain), while ``p_sigma = |s|`` and ``z = sign(s) zs`` are not;
 * parameters named in ``centred`` (default: none) are centred instead:
   ``link(p_i) ~ Normal(link(p), p_sigma)`` with ``link(p_i)`` free, which suits a
   parameter that each participant's data pin down more tightly than the population
@@ -219,6 +230,11 @@ class Hierarchical:
         Parameters to parameterise centred (default: none); the others are
         non-centred. Centre a parameter that each participant's data pin down more
         tightly than the population spreads it.
+    signed_spread
+        Sample the spreads of non-centred parameters as signed values (default), see the
+        [module docs][rlssm.hierarchical]; ``False`` samples ``log p_sigma`` instead. The
+        non-decision time ``t`` held below the fastest response, and centred parameters,
+        always use ``log p_sigma`` (their offsets are divided by the spread).
 
     Examples
     --------
@@ -236,6 +252,7 @@ class Hierarchical:
         priors: Mapping[str, Any] | None = None,
         group_sd: float | Mapping[str, float] | None = None,
         centred: Sequence[str] = (),
+        signed_spread: bool = True,
     ):
         import pymc as pm
         import pytensor.tensor as pt
@@ -290,6 +307,7 @@ class Hierarchical:
         support: dict[str, tuple[float, float]] = {}
         links: dict[str, _Link] = {}
         group_vars: list[str] = []
+        signed_names: list[str] = []
         with pm.Model(coords=coords) as pm_model:
             subj = []
             for name in model.param_names:
@@ -297,11 +315,18 @@ class Hierarchical:
                 link = _Link(lower, upper)
                 loc, init, support[name] = _location(name, priors.get(name), lower, upper)
                 links[name] = link
-                sigma = pm.HalfNormal(f"{name}_sigma", sigma=scale[name])
                 mu: Any = link.forward(loc)
                 # Participants whose fastest response lies below t's upper bound.
                 capped = np.isfinite(fastest) & (fastest < upper)
                 is_capped = name == NDT_NAME and bool(capped.any())
+                signed = signed_spread and not is_capped and name not in centred
+                spread: Any = None
+                if signed:
+                    spread = pm.Normal(f"{name}_sigma_signed", 0.0, scale[name])
+                    sigma: Any = pm.Deterministic(f"{name}_sigma", pt.abs(spread))
+                    signed_names.append(name)
+                else:
+                    sigma = pm.HalfNormal(f"{name}_sigma", sigma=scale[name])
                 cap_eta: Any = None
                 if is_capped:
                     too_fast = np.flatnonzero(fastest <= lower)
@@ -341,6 +366,11 @@ class Hierarchical:
                         prior_z: Any = pm.logp(pm.Normal.dist(), z)
                         jac_z: Any = pt.softplus(zeta - c)
                         pm.Potential(f"{name}_z_prior", prior_z.sum() - jac_z.sum())
+                    elif signed:
+                        zs: Any = pm.Normal(f"{name}_z_signed", 0.0, 1.0, dims="participant_id")
+                        pm.Deterministic(f"{name}_z", pt.switch(spread < 0, -zs, zs), dims="participant_id")
+                        z = zs
+                        sigma = spread  # mu + s * zs = mu + |s| * sign(s) zs
                     else:
                         z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="participant_id")
                     natural = link.inverse(mu + sigma * z)
@@ -357,6 +387,8 @@ class Hierarchical:
         self._support = support
         self._links = links
         self._centred = centred
+        self._signed: tuple[str, ...] = tuple(signed_names)
+        """Parameters whose spread and offsets the sampler moves as signed values."""
         self._pooled: dict[tuple[int, int], dict[str, float]] = {}
 
     # ------------------------------------------------------------------ starting points
@@ -475,8 +507,12 @@ class Hierarchical:
                     value = min(value, 0.9 * float(np.min(fastest)))
                 point[name] = np.asarray(_inside(value, lo, hi))
                 sigma = _INIT_SIGMA * math.exp(rng.uniform(-jitter, jitter))
-                point[f"{name}_sigma"] = np.asarray(sigma)
                 offsets = rng.uniform(-2 * jitter, 2 * jitter, n_part)
+                if name in self._signed:
+                    point[f"{name}_sigma_signed"] = np.asarray(sigma)
+                    point[f"{name}_z_signed"] = offsets
+                    continue
+                point[f"{name}_sigma"] = np.asarray(sigma)
                 if name in self._centred:
                     # A capped t is free as t_xi (its eta is derived); others as eta.
                     key = f"{name}_xi" if f"{name}_xi" in free else f"{name}_eta"
@@ -535,6 +571,10 @@ class Hierarchical:
         this) and the chains run in parallel on all cores, about three times faster
         than vectorised chains on the seed model here.
 
+        With ``signed_spread`` (the default) the sampler's signed coordinates
+        ``<name>_sigma_signed`` and ``<name>_z_signed`` are dropped from the posterior;
+        ``<name>_sigma`` and ``<name>_z`` hold the spread and offsets they imply.
+
         Returns the posterior as a DataTree, with a ``log_likelihood`` group (variable
         ``loglik``, one value per row of the data, in its order) unless
         ``log_likelihood=False``. Importing PyMC's JAX sampler turns JAX's global
@@ -566,6 +606,9 @@ class Hierarchical:
             nuts_kwargs={"max_tree_depth": depths, **nuts_kwargs},
             idata_kwargs={"log_likelihood": False},
         )
+        internal = [f"{n}_{v}_signed" for n in self._signed for v in ("sigma", "z")]
+        if internal:
+            idata["posterior"] = idata["posterior"].to_dataset().drop_vars(internal)
         if log_likelihood:
             idata["log_likelihood"] = self.pointwise_log_likelihood(idata)
         return idata

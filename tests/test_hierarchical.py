@@ -49,9 +49,16 @@ def test_variables_and_dims(ddm_model, small_data):
     assert fit.group_vars == tuple(x for n in names for x in (n, f"{n}_sigma"))
     free = {v.name for v in fit.pymc_model.free_RVs}
     for n in names:
-        assert n in free and f"{n}_sigma" in free
-        # t (held below each participant's fastest rt) has a free zeta instead of a z.
-        assert (f"{n}_zeta" if n == NDT_NAME else f"{n}_z") in free
+        assert n in free
+        if n == NDT_NAME:  # held below each participant's fastest rt: log-spread, a free zeta
+            assert {"t_sigma", "t_zeta"} <= free
+        else:  # signed spreads and offsets; |s| and sign(s) zs are deterministics
+            assert {f"{n}_sigma_signed", f"{n}_z_signed"} <= free
+            assert {f"{n}_sigma", f"{n}_z"} <= set(fit.pymc_model.named_vars) - free
+    plain = Hierarchical(ddm_model, small_data, signed_spread=False)
+    free = {v.name for v in plain.pymc_model.free_RVs}
+    assert {f"{n}_sigma" for n in names} | {"a_z", "t_zeta"} <= free
+    assert not any(v.endswith("_signed") for v in free)
     centred = Hierarchical(ddm_model, small_data, centred=("a", "t"))
     assert {"a_eta", "t_xi"} <= {v.name for v in centred.pymc_model.free_RVs}
     assert fit.pymc_model.coords["participant_id"] == tuple(
@@ -80,6 +87,31 @@ def test_model_density_is_priors_plus_rlssm_loglik(ddm_model, small_data):
         [pmodel.logp(vars=[pmodel["loglik"]], sum=True)], inputs=pmodel.value_vars, on_unused_input="ignore"
     )(point)
     np.testing.assert_allclose(float(np.asarray(terms).ravel()[0]), ll.sum(), rtol=1e-9)
+
+
+def test_signed_spread_is_the_same_model(ddm_model, small_data):
+    """The signed coordinates (s, zs) have density p(|s|, sign(s) zs) / 2 / |s| in terms of the
+    log-spread model's (log sigma, z) density: |s| is HalfNormal, the participants are
+    mu + s zs = mu + |s| sign(s) zs, and d log(sigma) / ds = 1 / |s| (two signs, one value)."""
+    signed = Hierarchical(ddm_model, small_data)
+    plain = Hierarchical(ddm_model, small_data, signed_spread=False)
+    logp_signed = signed.pymc_model.compile_logp()
+    logp_plain = plain.pymc_model.compile_logp()
+    names = [n for n in ddm_model.param_names if n != NDT_NAME]
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        point = _point(signed, rng)
+        for n in names:  # both signs, and spreads large enough for the likelihood to notice
+            point[f"{n}_sigma_signed"] = rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.6)
+        other = {k: v for k, v in point.items() if not k.endswith("_signed")}
+        jacobian = 0.0
+        for n in names:
+            s = float(point[f"{n}_sigma_signed"])
+            other[f"{n}_sigma_log__"] = np.log(abs(s))
+            other[f"{n}_z"] = np.sign(s) * point[f"{n}_z_signed"]
+            jacobian += -np.log(abs(s)) - np.log(2.0)
+        assert set(other) == {v.name for v in plain.pymc_model.value_vars}
+        np.testing.assert_allclose(logp_signed(point), logp_plain(other) + jacobian, rtol=1e-10)
 
 
 def _potential_curve(fit: Hierarchical, free: str, potential: str, out: str):
@@ -174,6 +206,15 @@ def test_sample_end_to_end(ddm_model, small_data):
     post = idata["posterior"]
     assert post["a"].shape == (2, 30)
     assert post["a_subj"].shape == (2, 30, 4)
+    # The signed coordinates are dropped; the spread and offsets they imply are kept.
+    assert not any(str(v).endswith("_signed") for v in post.data_vars)
+    assert np.all(post["a_sigma"].values > 0) and post["a_z"].shape == (2, 30, 4)
+    link = fit._links["a"].forward  # logit onto (0.3, 3.0)
+    np.testing.assert_allclose(
+        link(post["a_subj"].values),
+        link(post["a"].values)[..., None] + post["a_sigma"].values[..., None] * post["a_z"].values,
+        rtol=1e-6, atol=1e-9,
+    )
     ll = idata["log_likelihood"]["loglik"].values
     assert ll.shape == (2, 30, len(small_data))
     missed = small_data["rt"].isna().to_numpy()

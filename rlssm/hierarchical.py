@@ -605,13 +605,28 @@ class Hierarchical:
             nuts_sampler="numpyro",
             nuts_kwargs={"max_tree_depth": depths, **nuts_kwargs},
             idata_kwargs={"log_likelihood": False},
+            compute_convergence_checks=False,  # run below, without the signed coordinates
         )
         internal = [f"{n}_{v}_signed" for n in self._signed for v in ("sigma", "z")]
         if internal:
             idata["posterior"] = idata["posterior"].to_dataset().drop_vars(internal)
+        self._convergence_warnings(idata, internal)
         if log_likelihood:
             idata["log_likelihood"] = self.pointwise_log_likelihood(idata)
         return idata
+
+    def _convergence_warnings(self, idata: Any, internal: Sequence[str]) -> None:
+        """PyMC's convergence warnings (divergences, tree depth, R-hat, ESS) for the posterior
+        as returned. The signed coordinates' arbitrary signs would raise false R-hat alarms,
+        so the spreads and offsets they imply are checked in their place."""
+        from types import SimpleNamespace
+
+        from pymc.stats.convergence import log_warnings, run_convergence_checks
+
+        model = self.pymc_model
+        checked = [v for v in model.free_RVs if v.name not in internal]
+        checked += [model[f"{n}_{v}"] for n in self._signed for v in ("sigma", "z")]
+        log_warnings(run_convergence_checks(idata, SimpleNamespace(free_RVs=checked, deterministics=[])))
 
     # ------------------------------------------------------------------ posterior access
     def participant_draws(self, idata: Any) -> dict[str, np.ndarray]:

@@ -293,3 +293,36 @@ def test_initial_points_are_finite_and_jittered(ddm_model, small_data):
         fit.initial_points(2, jitter=-1.0)
     same = fit.initial_points(2, init="initvals", jitter=0.0)
     assert same[0]["a"] == pytest.approx(1.65) and same[0]["a"] == same[1]["a"]
+
+
+def test_convergence_warnings_skip_the_signed_coordinates(ddm_model, small_data, caplog):
+    """A signed spread the data keep away from 0 stays on one sign per chain: its own R-hat
+    is meaningless, and only the spread and offsets it implies are checked."""
+    import logging
+
+    import xarray as xr
+
+    fit = Hierarchical(ddm_model, small_data)
+    rng = np.random.default_rng(0)
+    n_part = len(fit.participants)
+
+    def draws(var: str) -> np.ndarray:
+        per_participant = var.endswith(("_z", "_zeta", "_z_signed", "_zeta_signed"))
+        return rng.normal(size=(4, 400, n_part) if per_participant else (4, 400))
+
+    def warnings_for(posterior: dict[str, np.ndarray]) -> str:
+        ds = xr.Dataset({k: (("chain", "draw", "participant_id")[: v.ndim], v) for k, v in posterior.items()})
+        stats_ = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((4, 400), dtype=bool))})
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            fit._convergence_warnings(xr.DataTree.from_dict({"posterior": ds, "sample_stats": stats_}), internal)
+        return caplog.text
+
+    internal = [f"{n}_{v}_signed" for n in fit._signed for v in ("sigma", "z")]
+    posterior = {v.name: draws(v.name) for v in fit.pymc_model.free_RVs}
+    posterior |= {f"{n}_{v}": draws(f"{n}_{v}") for n in fit._signed for v in ("sigma", "z")}
+    # One sign per chain: R-hat far above 1.01, were it checked.
+    posterior["a_sigma_signed"] = np.abs(posterior["a_sigma_signed"]) * np.array([-1, 1, -1, 1])[:, None]
+    assert "rhat" not in warnings_for(posterior)
+    posterior["a_sigma"] = posterior["a_sigma"] + np.arange(4)[:, None]  # chains disagree
+    assert "rhat statistic is larger than 1.01" in warnings_for(posterior)

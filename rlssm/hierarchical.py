@@ -389,6 +389,8 @@ class Hierarchical:
         self._centred = centred
         self._signed: tuple[str, ...] = tuple(signed_names)
         """Parameters whose spread and offsets the sampler moves as signed values."""
+        self._internal: tuple[str, ...] = tuple(f"{n}_{v}_signed" for n in signed_names for v in ("sigma", "z"))
+        """Their free variables, dropped from the returned posterior (the signs are arbitrary)."""
         self._pooled: dict[tuple[int, int], dict[str, float]] = {}
 
     # ------------------------------------------------------------------ starting points
@@ -607,15 +609,14 @@ class Hierarchical:
             idata_kwargs={"log_likelihood": False},
             compute_convergence_checks=False,  # run below, without the signed coordinates
         )
-        internal = [f"{n}_{v}_signed" for n in self._signed for v in ("sigma", "z")]
-        if internal:
-            idata["posterior"] = idata["posterior"].to_dataset().drop_vars(internal)
-        self._convergence_warnings(idata, internal)
+        if self._internal:
+            idata["posterior"] = idata["posterior"].to_dataset().drop_vars(list(self._internal))
+        self._convergence_warnings(idata)
         if log_likelihood:
             idata["log_likelihood"] = self.pointwise_log_likelihood(idata)
         return idata
 
-    def _convergence_warnings(self, idata: Any, internal: Sequence[str]) -> None:
+    def _convergence_warnings(self, idata: Any) -> None:
         """PyMC's convergence warnings (divergences, tree depth, R-hat, ESS) for the posterior
         as returned. The signed coordinates' arbitrary signs would raise false R-hat alarms,
         so the spreads and offsets they imply are checked in their place."""
@@ -624,7 +625,7 @@ class Hierarchical:
         from pymc.stats.convergence import log_warnings, run_convergence_checks
 
         model = self.pymc_model
-        checked = [v for v in model.free_RVs if v.name not in internal]
+        checked = [v for v in model.free_RVs if v.name not in self._internal]
         checked += [model[f"{n}_{v}"] for n in self._signed for v in ("sigma", "z")]
         log_warnings(run_convergence_checks(idata, SimpleNamespace(free_RVs=checked, deterministics=[])))
 

@@ -5,7 +5,7 @@ trials of a dual-rate Rescorla-Wagner learner with the angle decision model on a
 two-armed Bernoulli bandit (ssm-simulators' preset ``2AB_RW_DualAlpha_Angle``, same
 task: p = (0.7, 0.3), responses -1 / +1).
 
-rlssm runs every draw in one jitted closed loop (`rlssm.simulate.simulate_draws`); its
+rlssm runs every draw in one jitted closed loop (`rlssm.simulation.simulate_draws`); its
 first call includes compilation. ssm-simulators' ``ssms.rl.Simulator`` runs one
 Python loop per participant and trial; it is timed on ``--ssms-draws`` draws and
 extrapolated linearly to ``--draws``.
@@ -43,7 +43,7 @@ def time_rlssm(
     import rlssm
     from rlssm.decision.angle import Angle
     from rlssm.decision.ddm import DDM
-    from rlssm.simulate import simulate_draws
+    from rlssm.simulation import simulate_draws
 
     decision = Angle() if args.decision == "angle" else DDM()
     model = rlssm.RLSSM(rlssm.DualRateRW(), decision, choices=(-1, 1), precision=args.precision)

@@ -402,7 +402,7 @@ def nuts(rep: Report, m_lan, m_ex, data, truth_group: dict, args) -> None:
     import hssm
 
     import rlssm.fitting as fitting
-    from rlssm.lan_check import check_posterior_ranges
+    from rlssm.fitting import check_posterior_ranges
 
     t_init = fitting.t_start(m_ex, data)
     include = [

@@ -832,13 +832,13 @@ def ragged_blocks():
         ),
         md(
             """
-            `rlssm.comparison` packages these steps (`participant_log_likelihood`,
+            `rlssm.fitting` packages these steps (`participant_log_likelihood`,
             `participant_loo`, `compare_participants`); it gives the same numbers.
             """
         ),
         code(
             """
-            library = rlssm.comparison.compare_participants({name: idata for name, (_, _, idata) in fits.items()}, data)
+            library = rlssm.fitting.compare_participants({name: idata for name, (_, _, idata) in fits.items()}, data)
             np.testing.assert_allclose(library.loc[comparison.index, "elpd"], comparison["elpd"])
             library[["rank", "elpd", "se", "elpd_diff", "dse", "weight"]]
             """

@@ -1,7 +1,11 @@
 """rlssm: composable reinforcement-learning sequential-sampling models.
 
-Public names are re-exported here from private modules (``rlssm.learning``,
-``rlssm.decision``, ``rlssm.mapping``, ``rlssm.model``, ...).
+Public names are re-exported here from the rooms of the package: the components
+(``rlssm.learning``, ``rlssm.mapping``, ``rlssm.decision``, ``rlssm.environments``),
+the data layer (``rlssm.data``), the engine (reached through ``rlssm.internal``), the
+model (``rlssm.model``), simulation and predictive checks (``rlssm.simulation``),
+inference (``rlssm.fitting``, ``rlssm.hssm_bridge``, ``rlssm.sharding``) and the front
+ends (``rlssm.plots``, ``rlssm.cli``). See the Architecture page of the docs.
 """
 
 from ._errors import DataError, LANRangeWarning
@@ -10,7 +14,7 @@ from .environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
 from .learning import AbstractLearningRule, DualRateRW, RescorlaWagner
 from .mapping import AbstractMapping, DriftScaling
 from .model import RLSSM
-from . import comparison, data, fitting, sharding  # noqa: E402  (submodules users reach as rlssm.X)
+from . import data, fitting, internal, sharding, simulation  # noqa: E402  (submodules users reach as rlssm.X)
 
 __version__ = "0.1.0"
 

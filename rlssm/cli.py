@@ -38,11 +38,13 @@ DEMO_SPREAD = {
 
 
 def _model(rule: str, decision: str, choices: Sequence[Any], precision: str):
-    import rlssm
+    from . import decision as decisions
+    from . import learning
+    from .model import RLSSM
 
-    r = getattr(rlssm, RULES[rule])()
-    d = getattr(rlssm, DECISIONS[decision])()
-    return rlssm.RLSSM(r, d, choices=tuple(choices), precision=precision)  # type: ignore[arg-type]
+    r = getattr(learning, RULES[rule])()
+    d = getattr(decisions, DECISIONS[decision])()
+    return RLSSM(r, d, choices=tuple(choices), precision=precision)  # type: ignore[arg-type]
 
 
 def _choices(text: str) -> tuple[Any, ...]:
@@ -107,7 +109,7 @@ def participant_estimates(model, hm: Any, idata: Any, mass: float = 0.9):
 
     Returns three dicts ``name -> (P,)`` (mean, lower, upper) in sorted participant order.
     """
-    from .predictive import posterior_rows
+    from .simulation import posterior_rows
 
     rows, _, _ = posterior_rows(model, hm, idata, None, 0)
     layout = model.prepare(hm.rlssm_data)
@@ -151,7 +153,7 @@ def _save_idata(idata: Any, path: Path) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
-    import rlssm
+    from .environments import GaussianBandit
 
     from .plots import (
         plot_learning_curves,
@@ -163,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = _model("dual", args.decision, (0, 1), args.precision)
-    env = rlssm.GaussianBandit(means=(0.2, 0.8), sd=0.1)
+    env = GaussianBandit(means=(0.2, 0.8), sd=0.1)
     truth_part = _draw_participants(args.participants, args.seed)
     print(f"Simulating {args.participants} participants x {args.trials} trials "
           f"({type(model.learning_rule).__name__} + {type(model.decision_model).__name__}) ...")
@@ -224,7 +226,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    import rlssm
+    from .environments import GaussianBandit
 
     model = _model(args.rule, args.decision, _choices(args.choices), args.precision)
     params: dict[str, Any] = dict(model.default_params)
@@ -234,7 +236,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if name not in model.param_names:
             raise SystemExit(f"--param {item}: {name!r} is not a parameter {model.param_names}")
         params[name] = float(value)
-    env = rlssm.GaussianBandit(means=tuple(args.means), sd=args.sd, reversals=tuple(args.reversals))
+    env = GaussianBandit(means=tuple(args.means), sd=args.sd, reversals=tuple(args.reversals))
     data = model.simulate(params, env, n_participants=args.participants, n_trials=args.trials,
                           seed=args.seed)
     data.to_csv(args.out, index=False)

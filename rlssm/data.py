@@ -288,3 +288,20 @@ def prepare(
         has_block=has_block,
         has_state=has_state,
     )
+
+
+def response_column(choices: Sequence[Hashable], option: np.ndarray, missed: np.ndarray) -> np.ndarray:
+    """Option indices as the data's response values (``choices[option]``); NaN where missed.
+
+    Numeric codings give a float column (NaN-able, as the data format wants), others an
+    object column.
+    """
+    numeric = all(isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
+                  for c in choices)
+    table = np.asarray(choices, dtype=float if numeric else object)
+    out = table[np.where(missed, 0, option)]
+    if numeric:
+        return np.where(missed, np.nan, out)
+    out = out.copy()
+    out[missed] = np.nan
+    return out

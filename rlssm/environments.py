@@ -17,6 +17,7 @@ time. The best option moves with its distribution.
 
 import abc
 from collections.abc import Sequence
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -34,24 +35,55 @@ class AbstractEnvironment(eqx.Module):
     [`best_option`][rlssm.AbstractEnvironment.best_option] depend only on their
     arguments and the environment's settings, so they can be jitted and vmapped.
     Computations follow JAX's default float dtype, which
-    [`simulate`][rlssm.simulate.simulate] sets through the model's ``precision``.
+    [`simulate`][rlssm.simulation.simulate] sets through the model's ``precision``.
 
     Attributes
     ----------
     n_options
         Number of options (arms) the environment answers.
+    fields
+        The data fields a choice produces, what `outcome` returns (default
+        ``("feedback",)``): a closed-loop simulation can drive a learning rule that
+        reads only these.
     """
 
     n_options: AbstractVar[int]
+    fields: ClassVar[tuple[str, ...]] = ("feedback",)
+
+    def outcome(
+        self,
+        key: PRNGKeyArray,
+        trial: Int[ArrayLike, ""],
+        option: Int[ArrayLike, ""],
+    ) -> dict[str, Float[Array, ""]]:
+        """The data fields that choosing ``option`` on trial ``trial`` produces.
+
+        Parameters
+        ----------
+        key
+            A JAX PRNG key, used once.
+        trial
+            The trial index.
+        option
+            Index of the chosen option, ``0 .. n_options - 1``.
+
+        Returns
+        -------
+        dict
+            One scalar per name in `fields`. The default is ``{"feedback":
+            self.reward(key, trial, option)}``; an environment that produces more
+            (a forgone outcome, a cue) declares it in `fields` and overrides this.
+        """
+        return {"feedback": self.reward(key, trial, option)}
 
     @abc.abstractmethod
     def reward(
         self,
         key: PRNGKeyArray,
         trial: Int[ArrayLike, ""],
-        choice: Int[ArrayLike, ""],
+        option: Int[ArrayLike, ""],
     ) -> Float[Array, ""]:
-        """Feedback for choosing option ``choice`` on trial ``trial``.
+        """Feedback for choosing option ``option`` on trial ``trial``.
 
         Parameters
         ----------
@@ -60,7 +92,7 @@ class AbstractEnvironment(eqx.Module):
         trial
             The trial index (``0, 1, ...`` within a participant); environments whose
             payoffs change over time (reversals) read it.
-        choice
+        option
             Index of the chosen option, ``0 .. n_options - 1`` (not a response code).
 
         Returns
@@ -124,10 +156,10 @@ def _n_reversals(reversals: Array | np.ndarray, trial: Int[ArrayLike, ""]) -> In
     return jnp.sum(trial >= jnp.asarray(reversals, dtype=jnp.int32), dtype=jnp.int32)
 
 
-def _source_arm(n: int, reversals, trial, choice) -> Int[Array, ""]:
-    """The arm (in pre-reversal numbering) whose distribution ``choice`` pays now."""
-    choice = jnp.asarray(choice, dtype=jnp.int32)
-    return (choice + _n_reversals(reversals, trial)) % n
+def _source_arm(n: int, reversals, trial, option) -> Int[Array, ""]:
+    """The arm (in pre-reversal numbering) whose distribution ``option`` pays now."""
+    option = jnp.asarray(option, dtype=jnp.int32)
+    return (option + _n_reversals(reversals, trial)) % n
 
 
 def _current_best(values, n: int, reversals, trial) -> Int[Array, ""]:
@@ -194,9 +226,9 @@ class GaussianBandit(AbstractEnvironment):
         self,
         key: PRNGKeyArray,
         trial: Int[ArrayLike, ""],
-        choice: Int[ArrayLike, ""],
+        option: Int[ArrayLike, ""],
     ) -> Float[Array, ""]:
-        arm = _source_arm(self.n_options, self.reversals, trial, choice)
+        arm = _source_arm(self.n_options, self.reversals, trial, option)
         mean = jnp.asarray(self.means, dtype=float)[arm]
         sd = jnp.asarray(self.sd, dtype=float)[arm]
         return mean + sd * jax.random.normal(key, (), dtype=mean.dtype)
@@ -248,9 +280,9 @@ class BernoulliBandit(AbstractEnvironment):
         self,
         key: PRNGKeyArray,
         trial: Int[ArrayLike, ""],
-        choice: Int[ArrayLike, ""],
+        option: Int[ArrayLike, ""],
     ) -> Float[Array, ""]:
-        arm = _source_arm(self.n_options, self.reversals, trial, choice)
+        arm = _source_arm(self.n_options, self.reversals, trial, option)
         p = jnp.asarray(self.p, dtype=float)[arm]
         return (jax.random.uniform(key, (), dtype=p.dtype) < p).astype(p.dtype)
 

@@ -1,8 +1,8 @@
-"""Mappings: values of the options become decision parameters."""
+"""Mappings: a trial's values (and whatever else they read) become decision parameters."""
 
 import abc
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 
@@ -26,16 +26,26 @@ class AbstractMapping(eqx.Module):
         ``name -> (lower, upper)`` or ``(lower, upper, default)`` of the mapping's own
         sampled parameters (listed under their own names, e.g. ``scaler``).
     outputs
-        Names of the decision-model parameters it computes (e.g. ``("v",)``); these
-        are not sampled and do not appear in ``RLSSM.param_names``.
+        Names of the decision-model parameters it computes (e.g. ``("v",)``, or
+        ``("v", "a")``); these are not sampled and do not appear in
+        ``RLSSM.param_names``.
+    fields
+        Data columns it reads on each trial (default none), e.g. ``("difficulty",)``;
+        they join the model's extra fields and are validated with the data.
+    rule_state
+        Named parts of the learning rule's state it reads besides the values (default
+        none), e.g. ``("associability",)``. [`RLSSM`][rlssm.RLSSM] refuses, naming
+        both classes, a rule whose state lacks them.
     """
 
     params: AbstractClassVar[Mapping[str, ParamDecl]]
     outputs: AbstractClassVar[tuple[str, ...]]
+    fields: ClassVar[tuple[str, ...]] = ()
+    rule_state: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def __call__(
-        self, values: Float[Array, " options"], **params: Float[Array, ""]
+        self, values: Float[Array, " options"], **inputs: Float[Array, "..."]
     ) -> dict[str, Float[Array, ""]]:
         """Decision parameters of one trial.
 
@@ -43,8 +53,9 @@ class AbstractMapping(eqx.Module):
         ----------
         values
             The values of the options before this trial's update.
-        **params
-            One scalar per name in ``params``.
+        **inputs
+            One scalar per name in ``params`` and in ``fields``, and the rule's state
+            part (before this trial's update) per name in ``rule_state``.
 
         Returns
         -------

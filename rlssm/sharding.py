@@ -15,7 +15,7 @@ machine, start Python with
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
 import jax
@@ -25,12 +25,13 @@ import pandas as pd
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxlib._jax import Device  # what jax.Device names (pyright cannot see through it)
 
-from ._errors import DataError
-from ._params import as_numbers, series_by_label
 from ._precision import float_dtype, precision_scope, scoped_call
 from ._types import Array, Float
 from .data import TrialLayout
-from .model import RLSSM, _trials, _Trials
+from .engine import Composition, GridTrials, Resolved, Trials, check_names, logp_grid, resolve
+
+if TYPE_CHECKING:
+    from .model import RLSSM
 
 AXIS = "participants"
 """Name of the mesh axis the participants are split along."""
@@ -69,7 +70,7 @@ class ShardedLogp:
     # A plain class, not an equinox Module: jax.jit(f) hashes f, which must therefore
     # hash by identity rather than by its (array) fields.
     model: RLSSM
-    trials: _Trials
+    trials: Trials
     participants: tuple[Hashable, ...]
     n_rows: int
     n_states: int
@@ -78,7 +79,7 @@ class ShardedLogp:
     def __init__(
         self,
         model: RLSSM,
-        trials: _Trials,
+        trials: Trials,
         participants: tuple[Hashable, ...],
         n_rows: int,
         n_states: int,
@@ -91,7 +92,7 @@ class ShardedLogp:
         self.n_states = n_states
         self.sharding = sharding
 
-    def tree_flatten(self) -> tuple[tuple[RLSSM, _Trials], tuple[Any, ...]]:
+    def tree_flatten(self) -> tuple[tuple[RLSSM, Trials], tuple[Any, ...]]:
         """Children: the model and the trials; the rest is static."""
         static = (self.participants, self.n_rows, self.n_states, self.sharding)
         return (self.model, self.trials), static
@@ -134,75 +135,50 @@ class ShardedLogp:
             For a parameter given per row of data (not supported here), of any other
             wrong shape, or a missing or unknown name.
         """
-        self.model._check_names(params)
-        arrays = {k: self._checked(k, v) for k, v in params.items()}
-        return scoped_call(lambda f, p: f._sums(p), self.model.precision)(self, arrays)
+        check_names(params, self.model.param_names)
+        # Eager checks and units (a Series by its labels; no per-row values) outside
+        # any trace; JAX arrays (tracers) are resolved by shape.
+        resolved = resolve(params, self.model.param_names, self.participants, self.n_rows, per_row=False)
+        units = {k: r.unit for k, r in resolved.items()}
+        arrays = {k: r.value for k, r in resolved.items()}
+        return scoped_call(lambda f, p: f._sums(p, units), self.model.precision)(self, arrays)
 
-    def _checked(self, name: str, value: Any) -> Any:
-        """Eager checks: a Series to an array in participant order; no NaN or inf."""
-        if isinstance(value, pd.Series):
-            return series_by_label(name, value, self.participants)
-        if isinstance(value, jax.Array):  # tracers are jax.Arrays: nothing to check eagerly
-            return value
-        return as_numbers(name, value)
-
-    def _participant_values(self, name: str, value: Any) -> Array:
-        """A parameter as a scalar or a ``(P,)`` array; `DataError` for anything else."""
-        x = jnp.asarray(self._checked(name, value), dtype=float_dtype(self.model.precision))
-        n_part, n_rows = self.n_participants, self.n_rows
-        if x.size == 1:
-            return x.reshape(())
-        if x.shape in ((n_part,), (n_part, 1)):
-            # Unlike logp_fn, no P == N ambiguity: per-row values are not accepted here.
-            return x.reshape(n_part)
-        if x.ndim == 1 and x.shape[0] == n_rows:
-            raise DataError(
-                f"params[{name!r}] has one value per row of data ({n_rows}); "
-                "rlssm.sharding.sharded_logp_fn takes only scalars or one value per "
-                f"participant ({n_part}, sorted participant_id order): use RLSSM.logp_fn "
-                "for per-row parameters"
-            )
-        raise DataError(
-            f"params[{name!r}] has shape {tuple(x.shape)}; expected a scalar or {n_part} "
-            "values (one per participant, sorted participant_id order)"
-        )
-
-    def _sums(self, params: Mapping[str, Any]) -> Array:
+    def _sums(self, arrays: Mapping[str, Any], units: Mapping[str, Any]) -> Array:
         """`__call__` inside the precision scope."""
-        values = {n: self._participant_values(n, params[n]) for n in self.model.param_names}
+        dtype = float_dtype(self.model.precision)
+        params = {n: Resolved(units[n], jnp.asarray(x, dtype=dtype)) for n, x in arrays.items()}
         return _sharded_sums(
-            self.model, self.trials, values, self.n_states, self.n_participants, self.sharding
+            self.model.composition, self.trials, params, self.n_states, self.n_participants, self.sharding
         )
 
 
 @eqx.filter_jit
 def _sharded_sums(
-    model: RLSSM,
-    trials: _Trials,
-    params: dict[str, Array],
+    comp: Composition,
+    trials: Trials,
+    params: dict[str, Resolved],
     n_states: int,
     n_part: int,
     sharding: NamedSharding,
 ) -> Array:
     """Per-participant sums, ``(P,)``, from sharded trials and ``P``-long parameters."""
-    shape = trials.option.shape
-    n_padded = shape[0]
+    n_padded = trials.shape[0]
     # The constraints pin the participant axis to the mesh whether the trials arrive as
     # sharded arguments or, under a caller's jit that closes over them, as constants.
-    trials = jax.tree.map(
-        lambda x: jax.lax.with_sharding_constraint(x, sharding) if x.ndim == 2 else x, trials
+    grid = jax.tree.map(
+        lambda x: jax.lax.with_sharding_constraint(x, sharding) if x.ndim == 2 else x, trials.grid
     )
-    grid = {}
-    for name, x in params.items():
-        if x.ndim == 1:
+    padded = {}
+    for name, r in params.items():
+        x = r.value
+        if r.unit == "participant":
             # Dummy participants take participant 0's values: finite, like its trials.
-            x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (n_padded - n_part,))])[:, None]
-        grid[name] = jax.lax.with_sharding_constraint(jnp.broadcast_to(x, shape), sharding)
-    ll, _, _ = model._grid_logp(trials, grid, n_states)
+            x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (n_padded - n_part,))])
+            x = jax.lax.with_sharding_constraint(x, sharding)
+        padded[name] = Resolved(r.unit, x)
+    ll = logp_grid(comp, Trials(grid, trials.rows), padded, n_states).logp
     # Each participant's sum is local to its device; only the (P,) result is gathered.
     return ll.sum(axis=1)[:n_part]
-
-
 
 
 def _pad_grid(x: np.ndarray, n_pad: int, observed: bool) -> np.ndarray:
@@ -219,26 +195,31 @@ def _pad_grid(x: np.ndarray, n_pad: int, observed: bool) -> np.ndarray:
 
 
 def _sharded_trials(
-    layout: TrialLayout, fields: Sequence[str], dtype: np.dtype, n_padded: int, sharding: NamedSharding
-) -> _Trials:
-    """The model's `_Trials`, padded to ``n_padded`` participants and placed on the mesh."""
-    base = _trials(layout, fields, dtype)
+    layout: TrialLayout, comp: Composition, dtype: np.dtype, n_padded: int, sharding: NamedSharding
+) -> Trials:
+    """The data's `Trials`, padded to ``n_padded`` participants and placed on the mesh.
+
+    The row view serves per-row parameters and row-ordered output, which this path
+    does not offer: it is left empty, so nothing of size N goes to the devices.
+    """
+    base = Trials.from_layout(layout, comp.data_fields, dtype)
     n_pad = n_padded - layout.n_participants
 
-    def place(name: str, x: Array) -> Array:
-        return jax.device_put(_pad_grid(np.asarray(x), n_pad, name == "observed"), sharding)
+    def place(x: Array, observed: bool = False) -> Array:
+        return jax.device_put(_pad_grid(np.asarray(x), n_pad, observed), sharding)
 
-    leaves: list[Any] = []
-    for name, value in zip(base._fields, base):
-        if isinstance(value, tuple):  # the learning rule's extra fields, each (P, T)
-            leaves.append(tuple(place(name, x) for x in value))
-        elif name.startswith("row_"):
-            # The per-row fields serve per-row parameters and row-ordered output, which
-            # this path does not offer: empty, so nothing of size N goes to the devices.
-            leaves.append(jnp.zeros((0,), value.dtype))
-        else:
-            leaves.append(place(name, value))
-    return _Trials(*leaves)
+    g = base.grid
+    grid = GridTrials(
+        option=place(g.option),
+        rt=place(g.rt),
+        observed=place(g.observed, observed=True),
+        reset=place(g.reset),
+        state=place(g.state),
+        fields={k: place(v) for k, v in g.fields.items()},
+        row=place(g.row),
+    )
+    rows = jax.tree.map(lambda x: jnp.zeros((0,), x.dtype), base.rows)
+    return Trials(grid, rows)
 
 
 def sharded_logp_fn(
@@ -293,9 +274,7 @@ def sharded_logp_fn(
     mesh = Mesh(np.asarray(devices, dtype=object), (AXIS,))
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     with precision_scope(model.precision):
-        trials = _sharded_trials(
-            layout, model.learning_rule.fields, float_dtype(model.precision), n_padded, sharding
-        )
+        trials = _sharded_trials(layout, model.composition, float_dtype(model.precision), n_padded, sharding)
     return ShardedLogp(
         model=model,
         trials=trials,

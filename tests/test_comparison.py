@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from rlssm.comparison import compare_participants, participant_log_likelihood, participant_loo
+from rlssm.fitting import compare_participants, participant_log_likelihood, participant_loo
 
 
 def _fake_idata(ll: np.ndarray) -> xr.DataTree:

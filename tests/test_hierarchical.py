@@ -10,8 +10,7 @@ import pytest
 from scipy import stats
 
 import rlssm
-from rlssm.fitting import Hierarchical
-from rlssm.hierarchical import NDT_NAME
+from rlssm.fitting import NDT_NAME, Hierarchical
 
 # PyMC's default (numba) backend runs truncated-normal draws (initial points) in object mode.
 pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode:UserWarning")

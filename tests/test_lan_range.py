@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 import rlssm
-from rlssm.lan_check import (
+from rlssm.hssm_bridge.range_check import (
     check_decision_ranges,
     check_posterior_ranges,
     decision_draws,

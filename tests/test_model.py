@@ -214,7 +214,8 @@ def test_row_gathers_have_exact_gradients(monkeypatch: pytest.MonkeyPatch, seed_
     """The row <-> grid gathers' hand-written transposes (gathers, not scatter-adds) give
     the same per-row gradients as plain indexing, on tidy data and on shuffled,
     unequal-length data with a missed trial (padding cells and the masked scan)."""
-    import rlssm.model as model_module
+    import rlssm.engine.likelihood as likelihood_module
+    import rlssm.engine.params as params_module
 
     model = RLSSM(rlssm.DualRateRW(), rlssm.Angle(), precision="float64")
     data = seed_data[seed_data["participant_id"].isin(sorted(seed_data["participant_id"].unique())[:3])]
@@ -234,7 +235,8 @@ def test_row_gathers_have_exact_gradients(monkeypatch: pytest.MonkeyPatch, seed_
         return jax.grad(lambda p: jnp.sum(f(p) * weights))(params)
 
     fast = grads()
-    monkeypatch.setattr(model_module, "_gather_rows", lambda x, index, back_index, back_valid: x[index])
+    monkeypatch.setattr(likelihood_module, "gather_rows", lambda x, index, back_index, back_valid: x[index])
+    monkeypatch.setattr(params_module, "gather_rows", lambda x, index, back_index, back_valid: x[index])
     plain = grads()
     for name in point:
         np.testing.assert_allclose(fast[name], plain[name], rtol=1e-12, atol=1e-12, err_msg=name)

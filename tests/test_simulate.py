@@ -22,7 +22,7 @@ from rlssm.decision.ddm import DDM
 from rlssm.environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
 from rlssm.learning import AbstractLearningRule
 from rlssm.model import RLSSM
-from rlssm.simulate import (
+from rlssm.simulation import (
     sample_conditional_rows,
     simulate,
     simulate_conditional,
@@ -42,8 +42,7 @@ class Toy(AbstractDecisionModel):
     """
 
     max_t: float = eqx.field(default=math.inf, static=True)
-    param_names = ("v", "a", "z", "t")
-    bounds = {"v": (-5.0, 5.0), "a": (0.1, 3.0), "z": (0.1, 0.9), "t": (0.0, 2.0)}
+    params = {"v": (-5.0, 5.0), "a": (0.1, 3.0), "z": (0.1, 0.9), "t": (0.0, 2.0)}
     choices = (-1, 1)
 
     def _logit(self, v, a, z):

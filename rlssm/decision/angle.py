@@ -46,7 +46,8 @@ import numpy as np
 from jax import lax
 
 from .._precision import input_float_dtype as _float_dtype
-from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
+from .._types import Array, Float, Int, PRNGKeyArray, RealLike
+from .._spec import ParamDecl
 from .base import AbstractDecisionModel
 
 LOGP_FLOOR = -66.1
@@ -288,8 +289,7 @@ class Angle(AbstractDecisionModel):
     dt: float = eqx.field(default=0.1, static=True)
     max_t: float = eqx.field(default=20.0, static=True)
 
-    param_names: ClassVar[tuple[str, ...]] = ("v", "a", "z", "t", "theta")
-    bounds: ClassVar[Mapping[str, Bounds]] = {
+    params: ClassVar[Mapping[str, ParamDecl]] = {
         "v": (-3.0, 3.0),
         "a": (0.3, 3.0),
         "z": (0.1, 0.9),

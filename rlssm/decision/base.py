@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import equinox as eqx
 import numpy as np
 
+from .._spec import ParamDecl, bounds_of, split_decl
 from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
 
 if TYPE_CHECKING:
@@ -20,27 +21,41 @@ else:
 class AbstractDecisionModel(eqx.Module):
     """A sequential sampling model of one decision: density and sampler of (rt, choice).
 
-    Subclasses declare their parameters, bounds and response coding as class
-    attributes and implement [`logp`][rlssm.AbstractDecisionModel.logp] and
+    Subclasses declare their parameters (each once, with its bounds) and response
+    coding as class attributes and implement [`logp`][rlssm.AbstractDecisionModel.logp] and
     [`sample`][rlssm.AbstractDecisionModel.sample]. Both broadcast over their
     arguments, so the composer calls them once for all trials of all participants.
 
     Attributes
     ----------
-    param_names
-        Names of the parameters, in the order they are listed to users and HSSM.
-    bounds
-        Default ``(lower, upper)`` bounds of every parameter (ssm-simulators'
-        conventions where a model exists there).
+    params
+        ``name -> (lower, upper)`` or ``(lower, upper, default)`` of every parameter,
+        in the order they are listed to users and HSSM, as learning rules and mappings
+        declare theirs (ssm-simulators' bounds where a model exists there).
+        `param_names` and `bounds` are derived from it.
     choices
         The model's own response coding, in option order: option ``k`` is
         ``choices[k]``. Two-boundary models use ``(-1, 1)``, ``+1`` being the upper
         boundary.
     """
 
-    param_names: AbstractClassVar[tuple[str, ...]]
-    bounds: AbstractClassVar[Mapping[str, Bounds]]
+    params: AbstractClassVar[Mapping[str, ParamDecl]]
     choices: AbstractClassVar[tuple[int, ...]]
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the parameters, in declaration order."""
+        return tuple(self.params)
+
+    @property
+    def bounds(self) -> dict[str, Bounds]:
+        """Default ``(lower, upper)`` of every parameter."""
+        return bounds_of(self.params)
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        """A default value of every parameter (declared, else mid-bound)."""
+        return {n: split_decl(n, d)[1] for n, d in self.params.items()}
 
     @abc.abstractmethod
     def logp(

@@ -12,7 +12,8 @@ import jax.numpy as jnp
 from jax.scipy.special import erfcx, ndtri
 
 from .._precision import input_float_dtype as _float_dtype
-from .._types import Array, Bounds, Float, Int, PRNGKeyArray, RealLike
+from .._types import Array, Float, Int, PRNGKeyArray, RealLike
+from .._spec import ParamDecl
 from .base import AbstractDecisionModel
 
 LOGP_FLOOR: float = -66.1
@@ -367,8 +368,7 @@ class DDM(AbstractDecisionModel):
     of Mathematical Psychology*, 56, 470-475.
     """
 
-    param_names: ClassVar[tuple[str, ...]] = ("v", "a", "z", "t")
-    bounds: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+    params: ClassVar[Mapping[str, ParamDecl]] = MappingProxyType(
         {
             "v": (-math.inf, math.inf),
             "a": (0.0, math.inf),

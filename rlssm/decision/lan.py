@@ -39,7 +39,8 @@ import numpy as np
 
 from .._errors import LANRangeWarning
 from .._precision import input_float_dtype as _float_dtype
-from .._types import Array, ArrayLike, Bounds, Float, Int, PRNGKeyArray, RealLike
+from .._types import Array, ArrayLike, Float, Int, PRNGKeyArray, RealLike
+from .._spec import ParamDecl
 from .base import AbstractDecisionModel
 
 HF_REPO_ID = "franklab/HSSM"
@@ -408,8 +409,8 @@ class AngleLAN(AbstractDecisionModel):
     [`RLSSM.loglik`][rlssm.RLSSM.loglik] on the parameters given; by
     [`RLSSM.to_hssm`][rlssm.RLSSM.to_hssm] before fitting, on the decision parameters
     that draws from the priors imply on the data
-    (``rlssm.lan_check.check_decision_ranges``); and after fitting, on the per-trial
-    posterior parameters, by ``rlssm.lan_check.check_posterior_ranges(model, hm,
+    (``rlssm.fitting.check_decision_ranges``); and after fitting, on the per-trial
+    posterior parameters, by ``rlssm.fitting.check_posterior_ranges(model, hm,
     idata)``. Samples come from the exact angle process ([`Angle`][rlssm.Angle]).
 
     Parameters
@@ -431,8 +432,7 @@ class AngleLAN(AbstractDecisionModel):
 
     network: LANNetwork
 
-    param_names: ClassVar[tuple[str, ...]] = ("v", "a", "z", "t", "theta")
-    bounds: ClassVar[Mapping[str, Bounds]] = {
+    params: ClassVar[Mapping[str, ParamDecl]] = {
         "v": (-3.0, 3.0),
         "a": (0.3, 3.0),
         "z": (0.1, 0.9),

@@ -1,10 +1,12 @@
 """The abstract learning rule: a history of choices and feedback becomes values."""
 
 import abc
+import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from equinox import AbstractVar
 
@@ -18,13 +20,18 @@ if TYPE_CHECKING:
 else:
     from equinox import AbstractClassVar
 
+RuleState = Any
+"""A learning rule's state: the values array itself, or a pytree (an ``eqx.Module``,
+``NamedTuple`` or dict) with a ``values`` entry and any other named parts."""
+
 
 class AbstractLearningRule(eqx.Module):
-    """How the values of the options change after one trial.
+    """How a learning rule's state (the values of the options, and anything else it
+    keeps) changes after one trial.
 
     A learning rule is written for one trial of one participant; rlssm scans it over
-    trials, vmaps it over participants, resets it at block starts, keeps one set of
-    values per ``state``, and skips missed trials. A subclass declares:
+    trials, vmaps it over participants, resets it at block starts, keeps one state per
+    ``state`` (stimulus) of the data, and skips missed trials. A subclass declares:
 
     Attributes
     ----------
@@ -39,6 +46,13 @@ class AbstractLearningRule(eqx.Module):
         Data columns that `update` reads, e.g. ``("feedback",)``. They become HSSM
         extra fields.
 
+    The simplest rules keep only the values: `update` maps the values array to the new
+    values array. A rule that keeps more (associabilities, variances, a choice trace)
+    returns a pytree from [`init`][rlssm.AbstractLearningRule.init], an ``eqx.Module``
+    with named fields one of which is ``values``, and `update` maps it to the next one.
+    Mappings may read the other named parts (see
+    [`AbstractMapping.rule_state`][rlssm.AbstractMapping]).
+
     Examples
     --------
     ```python
@@ -47,10 +61,10 @@ class AbstractLearningRule(eqx.Module):
         params = {"alpha": (0.0, 1.0), "decay": (0.0, 1.0)}
         fields = ("feedback",)
 
-        def update(self, values, choice, feedback, alpha, decay):
+        def update(self, values, option, feedback, alpha, decay):
             decayed = values + decay * (self.initial_value - values)
-            learned = values[choice] + alpha * (feedback - values[choice])
-            return decayed.at[choice].set(learned)
+            learned = values[option] + alpha * (feedback - values[option])
+            return decayed.at[option].set(learned)
     ```
     """
 
@@ -58,34 +72,90 @@ class AbstractLearningRule(eqx.Module):
     params: AbstractClassVar[Mapping[str, ParamDecl]]
     fields: AbstractClassVar[tuple[str, ...]]
 
-    def init(self, n_options: int, dtype: jnp.dtype) -> Float[Array, " options"]:
-        """Values of ``n_options`` options before the first trial (and after a reset)."""
+    def init(self, n_options: int, dtype: Any, **params: Float[Array, ""]) -> RuleState:
+        """The state before the first trial (and after a reset).
+
+        Parameters
+        ----------
+        n_options
+            Number of options.
+        dtype
+            The float dtype of the computation.
+        **params
+            One scalar per name in ``params`` (without the ``rl_`` prefix): the
+            participant's parameter values, for rules whose start depends on them
+            (Pearce-Hall's initial associability). The default ignores them.
+
+        Returns
+        -------
+        RuleState
+            Default: the values, ``n_options`` copies of ``initial_value``.
+        """
+        del params
         return jnp.full((n_options,), self.initial_value, dtype=dtype)
 
     @abc.abstractmethod
     def update(
         self,
-        values: Float[Array, " options"],
-        choice: Int[Array, ""],
+        state: RuleState,
+        option: Int[Array, ""],
         **inputs: Float[Array, ""],
-    ) -> Float[Array, " options"]:
-        """Values after one trial.
+    ) -> RuleState:
+        """The state after one trial.
 
         Parameters
         ----------
-        values
-            The values before this trial, one per option (of the trial's state).
-        choice
+        state
+            The state before this trial (of the trial's ``state``, where the data has
+            several): for a rule that keeps only values, the values array.
+        option
             Index of the chosen option (``0 .. n_options - 1``), not the data's
-            response coding.
+            response coding. (It is passed by position; name it as you like.)
         **inputs
             One scalar per name in ``fields`` (this trial's data) and one per name in
             ``params`` (without the ``rl_`` prefix; the trial's parameter value).
-            Write them as named arguments: ``update(self, values, choice, feedback,
+            Write them as named arguments: ``update(self, values, option, feedback,
             alpha)``.
 
         Returns
         -------
-        Array
-            The values after this trial's update, same shape and dtype as ``values``.
+        RuleState
+            The state after this trial's update: same structure, shapes and dtypes
+            as ``state``.
         """
+
+    def values_of(self, state: RuleState) -> Float[Array, " options"]:
+        """The values of the options held in ``state``.
+
+        The default reads the state itself when it is an array, else its ``values``
+        entry (a field of an ``eqx.Module`` or ``NamedTuple``, or a dict key).
+        """
+        if isinstance(state, jax.Array):
+            return state
+        parts = state_parts(state)
+        if "values" not in parts:
+            raise TypeError(
+                f"{type(self).__name__}: its state {type(state).__name__} has no 'values' entry "
+                f"(named parts: {tuple(parts)}); name the values 'values' or override values_of"
+            )
+        return parts["values"]
+
+    def named_state(self, state: RuleState) -> dict[str, Array]:
+        """The named parts of ``state`` other than the values (for mappings and
+        ``RLSSM.values``). The default lists the fields of a Module, ``NamedTuple`` or
+        dict state; an array state has none."""
+        if isinstance(state, jax.Array):
+            return {}
+        return {k: v for k, v in state_parts(state).items() if k != "values"}
+
+
+def state_parts(state: Any) -> dict[str, Any]:
+    """The named parts of a pytree state: dataclass (``eqx.Module``) fields, a
+    ``NamedTuple``'s fields or a dict's items; ``{}`` for anything else."""
+    if dataclasses.is_dataclass(state) and not isinstance(state, type):
+        return {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    if isinstance(state, tuple) and hasattr(type(state), "_fields"):
+        return dict(zip(type(state)._fields, state))  # type: ignore[attr-defined]
+    if isinstance(state, Mapping):
+        return dict(state)
+    return {}

@@ -26,14 +26,14 @@ class RescorlaWagner(AbstractLearningRule):
     def update(
         self,
         values: Float[Array, " options"],
-        choice: Int[Array, ""],
+        option: Int[Array, ""],
         feedback: Float[Array, ""],
         alpha: Float[Array, ""],
     ) -> Float[Array, " options"]:
-        # A one-hot mask rather than values[choice] / .at[choice]: inside the scan,
+        # A one-hot mask rather than values[option] / .at[option]: inside the scan,
         # and once more in its gradient, XLA's dynamic gather and scatter on a tiny
         # vector cost more than the arithmetic (the scan ran ~30% faster this way).
-        chosen = jax.nn.one_hot(choice, values.shape[0], dtype=bool)
+        chosen = jax.nn.one_hot(option, values.shape[0], dtype=bool)
         prediction_error = feedback - jnp.sum(jnp.where(chosen, values, 0))
         return values + jnp.where(chosen, alpha * prediction_error, 0)
 
@@ -57,12 +57,12 @@ class DualRateRW(AbstractLearningRule):
     def update(
         self,
         values: Float[Array, " options"],
-        choice: Int[Array, ""],
+        option: Int[Array, ""],
         feedback: Float[Array, ""],
         alpha: Float[Array, ""],
         alpha_neg: Float[Array, ""],
     ) -> Float[Array, " options"]:
-        chosen = jax.nn.one_hot(choice, values.shape[0], dtype=bool)  # one-hot: see RescorlaWagner
+        chosen = jax.nn.one_hot(option, values.shape[0], dtype=bool)  # one-hot: see RescorlaWagner
         prediction_error = feedback - jnp.sum(jnp.where(chosen, values, 0))
         rate = jnp.where(prediction_error > 0, alpha, alpha_neg)
         return values + jnp.where(chosen, rate * prediction_error, 0)

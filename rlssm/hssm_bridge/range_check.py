@@ -8,14 +8,14 @@ bound on ``scaler`` alone does not keep ``v`` in the box. Two checks make such
 extrapolation visible, each as **one** [`LANRangeWarning`][rlssm.LANRangeWarning]
 giving the share of trials affected (trials pooled over parameter draws):
 
-[`check_decision_ranges`][rlssm.lan_check.check_decision_ranges]
+[`check_decision_ranges`][rlssm.fitting.check_decision_ranges]
     Before fitting (called by [`RLSSM.to_hssm`][rlssm.RLSSM.to_hssm]): parameter sets
     are drawn from the intercept priors of ``include`` (where they are simple
     distributions) or uniformly within the model's bounds, and the decision parameters
     they imply on the observed trials are checked.
-[`check_posterior_ranges`][rlssm.lan_check.check_posterior_ranges]
+[`check_posterior_ranges`][rlssm.fitting.check_posterior_ranges]
     After fitting: the per-trial parameters of posterior draws (formulas, covariates and
-    random effects included, via [`posterior_rows`][rlssm.predictive.posterior_rows])
+    random effects included, via [`posterior_rows`][rlssm.simulation.posterior_rows])
     are checked.
 
 Both only run when the decision model overrides
@@ -40,15 +40,24 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from ._errors import LANRangeWarning
-from ._precision import float_dtype, precision_scope
-from .decision.base import AbstractDecisionModel
+from .._errors import LANRangeWarning
+from .._precision import float_dtype, precision_scope
+from ..decision.base import AbstractDecisionModel
+from ..engine import Trials, decide_grid, draw_arrays, n_draws_of, one_draw, resolve
+from .priors import parse_prior
 
 if TYPE_CHECKING:
-    from .data import TrialLayout
-    from .model import RLSSM
+    from ..data import TrialLayout
+    from ..model import RLSSM
 
-__all__ = ["RangeReport", "check_decision_ranges", "check_posterior_ranges", "decision_draws"]
+__all__ = [
+    "MAX_POOLED",
+    "RangeReport",
+    "check_decision_ranges",
+    "check_posterior_ranges",
+    "decision_draws",
+    "has_range_check",
+]
 
 MAX_POOLED = 4_000_000
 """Most trial x draw values pooled per decision parameter; fewer draws are used beyond."""
@@ -94,7 +103,7 @@ def has_range_check(model: RLSSM) -> bool:
 
 # ---------------------------------------------------------------------- computing
 def decision_draws(
-    model: RLSSM, layout: TrialLayout, params: Mapping[str, np.ndarray]
+    model: RLSSM, layout: TrialLayout, params: Mapping[str, Any]
 ) -> dict[str, np.ndarray]:
     """Decision parameters on the observed trials for many parameter draws at once.
 
@@ -105,45 +114,48 @@ def decision_draws(
     layout
         ``model.prepare(data)``.
     params
-        Every name in ``model.param_names`` mapped to an array with a leading draw axis
-        ``D``: shape ``(D,)`` or ``(D, 1)`` (one value per draw) or ``(D, rows)`` (one value
-        per row of the data, in its order).
+        Every name in ``model.param_names`` mapped to values with a leading draw axis
+        ``D``, as [`rlssm.engine.resolve`][rlssm.engine.resolve] reads them with
+        ``draws=True``: ``(D,)`` (one value per draw), ``(D, participants)`` or
+        ``(D, rows)`` (one value per row of the data, in its order); a scalar or a
+        Series is shared by every draw. ``(D, 1)``, what
+        [`posterior_rows`][rlssm.simulation.posterior_rows] gives for a parameter
+        without a regression, is one value per draw.
 
     Returns
     -------
     dict
         ``name -> (D, n_observed)`` for every decision-model parameter (computed ones
         such as ``v`` included), observed trials only.
-    """
-    from .model import _trials
 
-    names = model.param_names
-    arrays = {n: np.asarray(params[n], dtype=np.float64) for n in names}
-    n_draws = {a.shape[0] for a in arrays.values()}
-    if len(n_draws) != 1:
-        raise ValueError(f"decision_draws: parameters disagree on the number of draws {n_draws}")
-    (d,) = n_draws
-    arrays = {n: a.reshape(d, -1) for n, a in arrays.items()}  # (D, 1) or (D, rows)
+    Raises
+    ------
+    DataError
+        Missing or unknown names, values that are not finite, shapes the resolver
+        does not take, or draw axes that disagree.
+    """
+    comp = model.composition
+    resolved = resolve(params, model.param_names, layout.participants, layout.n_rows, draws=True)
+    arrays, units = draw_arrays(resolved)
+    d = n_draws_of(resolved)
     cells = max(1, layout.option.size)
     chunk = max(1, min(d, _CHUNK_CELLS // cells))
     observed = np.asarray(layout.observed)
     dtype = float_dtype(model.precision)
     with precision_scope(model.precision):
-        trials = _trials(layout, model.learning_rule.fields, dtype)
+        trials = Trials.from_layout(layout, comp.data_fields, dtype)
 
-        def one(p: dict[str, jax.Array]) -> dict[str, jax.Array]:
-            grid = model._grid_params(p, layout.n_participants, layout.n_rows, trials)
-            values = model._trial_values(trials, grid, layout.n_states)
-            return model._decision_params(values, grid)
+        def one(trials: Trials, draw: dict[str, jax.Array]) -> dict[str, jax.Array]:
+            return decide_grid(comp, trials, one_draw(draw, units), layout.n_states)[1]
 
-        fn = jax.jit(jax.vmap(one))
+        fn = jax.jit(jax.vmap(one, in_axes=(None, 0)))
         pieces: dict[str, list[np.ndarray]] = {n: [] for n in model.decision_model.param_names}
         for start in range(0, d, chunk):
             stop = min(start + chunk, d)
             # Pad the last chunk to the chunk size: one compilation for all chunks.
             idx = np.minimum(np.arange(start, start + chunk), stop - 1)
             batch = {n: np.asarray(a[idx], dtype=dtype) for n, a in arrays.items()}
-            out = fn(batch)
+            out = fn(trials, batch)
             for n in pieces:
                 grid = np.broadcast_to(np.asarray(out[n]), (chunk, *observed.shape))
                 pieces[n].append(grid[: stop - start][:, observed])
@@ -219,23 +231,11 @@ def _intercept_prior(spec: Any) -> Any:
     return prior
 
 
-def _prior_args(prior: Any) -> tuple[str, dict[str, Any], tuple[float, float] | None] | None:
-    if isinstance(prior, Mapping):
-        args = {k: v for k, v in prior.items() if k not in ("name", "bounds")}
-        return str(prior["name"]), args, prior.get("bounds")
-    name = getattr(prior, "name", None)
-    if name is None:
-        return None
-    args = getattr(prior, "_args", None) if getattr(prior, "is_truncated", False) else None
-    args = dict(args if args is not None else getattr(prior, "args", {}) or {})
-    return str(name), args, getattr(prior, "bounds", None)
-
-
 def _sample_prior(prior: Any, n: int, rng: np.random.Generator) -> np.ndarray | None:
     """``n`` draws of a simple prior (scipy), or None if it is not one we can sample."""
     from scipy import stats
 
-    parsed = _prior_args(prior)
+    parsed = parse_prior(prior)
     if parsed is None:
         return None
     name, args, bounds = parsed
@@ -339,7 +339,7 @@ def check_decision_ranges(
     within ``model.bounds`` (the default when ``include`` does not name the parameter,
     as HSSM's default priors are). Group-level deviations and covariate slopes are not
     drawn: the check is about the centre of the prior; run
-    [`check_posterior_ranges`][rlssm.lan_check.check_posterior_ranges] after fitting for
+    [`check_posterior_ranges`][rlssm.fitting.check_posterior_ranges] after fitting for
     the full per-trial picture.
 
     Parameters
@@ -352,7 +352,7 @@ def check_decision_ranges(
         ``hssm.Param`` objects or dicts, as given to `to_hssm`.
     n_draws
         Parameter sets drawn (fewer when ``n_draws x observed trials`` would exceed
-        [`MAX_POOLED`][rlssm.lan_check.MAX_POOLED]).
+        [`MAX_POOLED`][rlssm.hssm_bridge.range_check.MAX_POOLED]).
     seed
         Seed of the draws.
 
@@ -396,7 +396,7 @@ def check_posterior_ranges(
 
     Takes the per-row parameters of ``n_draws`` posterior draws from ``hm`` (built by
     [`to_hssm`][rlssm.RLSSM.to_hssm]; formulas, covariates and random effects
-    included, via [`posterior_rows`][rlssm.predictive.posterior_rows]), computes the
+    included, via [`posterior_rows`][rlssm.simulation.posterior_rows]), computes the
     decision parameters on the observed trials and checks them, pooled over draws, with
     the decision model's ``check_params``: one
     [`LANRangeWarning`][rlssm.LANRangeWarning] with the share of trials x draws
@@ -412,7 +412,7 @@ def check_posterior_ranges(
         Its posterior (an ``InferenceData`` / ``DataTree`` with a ``posterior`` group).
     n_draws
         Posterior draws used (a random subset; None: all, up to
-        [`MAX_POOLED`][rlssm.lan_check.MAX_POOLED] trial x draw values).
+        [`MAX_POOLED`][rlssm.hssm_bridge.range_check.MAX_POOLED] trial x draw values).
     seed
         Seed of the subset.
 
@@ -423,7 +423,7 @@ def check_posterior_ranges(
     """
     if not has_range_check(model):
         return None
-    from .predictive import posterior_rows
+    from ..simulation import posterior_rows
 
     data = getattr(hm, "rlssm_data", None)
     if data is None:

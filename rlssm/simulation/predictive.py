@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from ._errors import DataError
+from .._errors import DataError
+from .conditional import simulate_conditional
+from .generative import simulate_draws
 
 if TYPE_CHECKING:
-    from .environments import AbstractEnvironment
-    from .model import RLSSM
+    from ..environments import AbstractEnvironment
+    from ..model import RLSSM
 
 
 def posterior_rows(
@@ -79,7 +81,6 @@ def posterior_predictive(
         ``chain``, ``draw``, ``participant_id``, ``trial_id``, ``response``, ``rt``,
         ``feedback`` (plus ``correct`` in generative mode).
     """
-    from .simulate import simulate_conditional, simulate_draws
 
     data = getattr(hm, "rlssm_data", None)
     if data is None:

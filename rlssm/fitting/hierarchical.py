@@ -1,6 +1,6 @@
 """Hierarchical fits with the geometry NUTS needs, written directly in PyMC.
 
-[`Hierarchical`][rlssm.hierarchical.Hierarchical] builds the model ``p_i = link^-1(mu_p +
+[`Hierarchical`][rlssm.fitting.Hierarchical] builds the model ``p_i = link^-1(mu_p +
 sigma_p * z_{p,i})`` for every parameter ``p`` of an [`RLSSM`][rlssm.RLSSM] and every
 participant ``i``, where
 
@@ -38,8 +38,9 @@ participant ``i``, where
   t_sigma``. Either way ``t_i`` has the population prior restricted to ``t_i < m_i``, the
   same model (the likelihood is 0 beyond), and far from the cap the map is the identity.
 
-The likelihood is the model's bound PyTensor Op ([`RLSSM.logp_op`][rlssm.RLSSM.logp_op])
-fed one value per participant; sampling is PyMC's JAX NUTS (numpyro), one chain per device or
+The likelihood, [`RLSSM.logp_fn`][rlssm.RLSSM.logp_fn], enters as a PyTensor Op of the
+parameters alone ([`make_params_op`][rlssm.hssm_bridge.make_params_op]), fed one value
+per participant; sampling is PyMC's JAX NUTS (numpyro), one chain per device or
 vectorised, every chain started near the pooled maximum-likelihood point.
 """
 
@@ -52,15 +53,17 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
-from ._errors import DataError
+from .._errors import DataError
+from .links import Link, default_start, inside, link_inverse, location
+from ..hssm_bridge import check_decision_ranges
 
 if TYPE_CHECKING:
     import pymc as pm
     import xarray as xr
 
-    from .model import RLSSM
+    from ..model import RLSSM
 
-__all__ = ["Hierarchical", "NDT_NAME"]
+__all__ = ["DEFAULT_GROUP_SD", "NDT_NAME", "Hierarchical", "group_summary"]
 
 NDT_NAME = "t"
 """The parameter held below each participant's fastest response time (ssm-simulators' name)."""
@@ -71,135 +74,6 @@ DEFAULT_GROUP_SD = 0.5
 _INIT_SIGMA = 0.2
 
 
-class _Link:
-    """The map between a parameter's bounds and the real line."""
-
-    def __init__(self, lower: float, upper: float):
-        self.lower, self.upper = float(lower), float(upper)
-        self.kind = (
-            "logit"
-            if math.isfinite(self.lower) and math.isfinite(self.upper)
-            else "log"
-            if math.isfinite(self.lower)
-            else "identity"
-        )
-        if not math.isfinite(self.lower) and math.isfinite(self.upper):
-            raise ValueError(f"bounds (-inf, {self.upper}) are not supported; give a lower bound")
-
-    def forward(self, x: Any) -> Any:
-        """Natural value -> real line (numpy or PyTensor input)."""
-        import pytensor.tensor as pt
-
-        lib: Any = np if isinstance(x, (float, int, np.ndarray)) else pt
-        if self.kind == "logit":
-            f = (x - self.lower) / (self.upper - self.lower)
-            return lib.log(f) - lib.log1p(-f)
-        if self.kind == "log":
-            return lib.log(x - self.lower)
-        return x
-
-    def inverse(self, y: Any) -> Any:
-        """Real line -> natural value (PyTensor)."""
-        import pytensor.tensor as pt
-
-        lib: Any = pt
-        if self.kind == "logit":
-            return self.lower + (self.upper - self.lower) * lib.sigmoid(y)
-        if self.kind == "log":
-            return self.lower + lib.exp(y)
-        return y
-
-
-def _default_start(lo: float | None, hi: float | None) -> float:
-    """A start inside ``(lo, hi)`` (either may be None or infinite): the middle, or 1 in."""
-    lo = -math.inf if lo is None else lo
-    hi = math.inf if hi is None else hi
-    if math.isfinite(lo) and math.isfinite(hi):
-        return 0.5 * (lo + hi)
-    if math.isfinite(lo):
-        return lo + 1.0
-    if math.isfinite(hi):
-        return hi - 1.0
-    return 0.0
-
-
-def _inside(value: float, lo: float, hi: float, margin: float = 1e-3) -> float:
-    """``value`` clipped into ``(lo, hi)`` with a margin of ``margin`` of its width
-    (or of 1 where a side is infinite)."""
-    width = hi - lo if math.isfinite(hi - lo) else 1.0
-    return float(min(max(value, lo + margin * width), hi - margin * width))
-
-
-def _link_inverse(link: _Link, y: float) -> float:
-    """`_Link.inverse` on a number (numpy)."""
-    if link.kind == "logit":
-        return link.lower + (link.upper - link.lower) / (1.0 + math.exp(-y))
-    if link.kind == "log":
-        return link.lower + math.exp(y)
-    return y
-
-
-def _prior_spec(name: str, spec: Any) -> tuple[str, dict[str, Any]]:
-    """``(distribution name, keyword arguments)`` from a dict or an ``hssm.Prior``."""
-    if isinstance(spec, Mapping):
-        spec = dict(spec)
-        if "name" not in spec:
-            raise ValueError(f"priors[{name!r}] needs a 'name' (a PyMC distribution), got {spec!r}")
-        return str(spec.pop("name")), spec
-    dist, args = getattr(spec, "name", None), getattr(spec, "args", None)
-    if isinstance(dist, str) and isinstance(args, Mapping):
-        return dist, dict(args)
-    raise ValueError(
-        f"priors[{name!r}] must be a dict like {{'name': 'TruncatedNormal', 'mu': 1.0, "
-        f"'sigma': 0.5}} or an hssm.Prior, got {spec!r}"
-    )
-
-
-def _default_prior(lower: float, upper: float) -> tuple[str, dict[str, Any]]:
-    if math.isfinite(lower) and math.isfinite(upper):
-        return "TruncatedNormal", {"mu": 0.5 * (lower + upper), "sigma": 0.25 * (upper - lower)}
-    if math.isfinite(lower):
-        return "TruncatedNormal", {"mu": lower + 1.0, "sigma": 2.0}
-    return "Normal", {"mu": 0.0, "sigma": 2.0}
-
-
-def _location(
-    name: str, spec: Any, lower: float, upper: float
-) -> tuple[Any, float | None, tuple[float, float]]:
-    """The group location (natural units) as a PyMC variable inside ``(lower, upper)``.
-
-    Returns the variable, the prior's own initial value (None if it gives none) and
-    the prior's support.
-    """
-    import pymc as pm
-
-    dist, kwargs = _default_prior(lower, upper) if spec is None else _prior_spec(name, spec)
-    initval = kwargs.pop("initval", None)
-    lo, hi = kwargs.pop("lower", None), kwargs.pop("upper", None)
-    lo = lower if lo is None else float(lo)
-    hi = upper if hi is None else float(hi)
-    if not (lower <= lo < hi <= upper):
-        raise ValueError(
-            f"priors[{name!r}]: support ({lo}, {hi}) must lie within the parameter's bounds "
-            f"({lower}, {upper})"
-        )
-    if dist in ("Normal", "TruncatedNormal"):
-        if math.isinf(lo) and math.isinf(hi):
-            return pm.Normal(name, **kwargs), initval, (lo, hi)
-        return pm.TruncatedNormal(
-            name, lower=None if math.isinf(lo) else lo, upper=None if math.isinf(hi) else hi, **kwargs
-        ), initval, (lo, hi)
-    if dist == "Uniform":
-        return pm.Uniform(name, lower=lo, upper=hi, **kwargs), initval, (lo, hi)
-    factory = getattr(pm, dist, None)
-    if factory is None or not hasattr(factory, "dist"):
-        raise ValueError(f"priors[{name!r}]: {dist!r} is not a PyMC distribution")
-    base = factory.dist(**kwargs)
-    return pm.Truncated(
-        name, base, lower=None if math.isinf(lo) else lo, upper=None if math.isinf(hi) else hi
-    ), initval, (lo, hi)
-
-
 class Hierarchical:
     """A hierarchical RLSSM in PyMC: bounded links, non-centred, ``t`` below the fastest rt.
 
@@ -207,7 +81,7 @@ class Hierarchical:
     group spread ``<name>_sigma`` on the link scale and one value per participant
     (``<name>_subj``, natural units, dimension ``participant_id``); a centred parameter
     also ``<name>_eta`` (its participants' values on the link scale). See the
-    [module docs][rlssm.hierarchical] for the parameterisation.
+    [module docs][rlssm.fitting.hierarchical] for the parameterisation.
 
     Parameters
     ----------
@@ -225,14 +99,14 @@ class Hierarchical:
         the range as scale.
     group_sd
         Scale of each ``HalfNormal`` spread prior (link scale), a number for all or
-        ``name -> number``; default [`DEFAULT_GROUP_SD`][rlssm.hierarchical.DEFAULT_GROUP_SD].
+        ``name -> number``; default [`DEFAULT_GROUP_SD`][rlssm.fitting.hierarchical.DEFAULT_GROUP_SD].
     centred
         Parameters to parameterise centred (default: none); the others are
         non-centred. Centre a parameter that each participant's data pin down more
         tightly than the population spreads it.
     signed_spread
         Sample the spreads of non-centred parameters as signed values (default), see the
-        [module docs][rlssm.hierarchical]; ``False`` samples ``log p_sigma`` instead. The
+        [module docs][rlssm.fitting.hierarchical]; ``False`` samples ``log p_sigma`` instead. The
         non-decision time ``t`` held below the fastest response, and centred parameters,
         always use ``log p_sigma`` (their offsets are divided by the spread).
 
@@ -257,7 +131,7 @@ class Hierarchical:
         import pymc as pm
         import pytensor.tensor as pt
 
-        from .hssm_bridge import _as_numeric, hssm_data, make_logp_op
+        from ..hssm_bridge import make_params_op
 
         self.model = model
         self.data = data
@@ -281,39 +155,36 @@ class Hierarchical:
         if unknown:
             raise ValueError(f"centred: {unknown} are not parameters of this model {model.param_names}")
         layout = model.prepare(data)  # validates (DataError)
-        from .lan_check import check_decision_ranges  # a LAN's training box vs priors x data
-
+        # A LAN's training box against the priors x the data: one warning at most.
         check_decision_ranges(
             model, data, include=[{"name": n, "prior": p} for n, p in priors.items()], stacklevel=3
         )
         self.participants = list(layout.participants)
-        frame = hssm_data(model, data)
-        self.rlssm_data = frame
+        # The original data (missed trials as NaN), as to_hssm keeps it: what predictive
+        # checks and range checks read from a fit.
+        self.rlssm_data = data.copy()
         fastest = np.array(
             [np.min(layout.rt[i][layout.observed[i]]) if layout.observed[i].any() else np.inf
              for i in range(layout.n_participants)]
         )
         self.fastest_rt = fastest
 
-        op = make_logp_op(model, data)
-        codes = {c: k for k, c in enumerate(model.choices)}
-        matrix = np.column_stack(
-            [frame["rt"].to_numpy(dtype=float), frame["response"].map(lambda r: codes[r]).to_numpy(dtype=float)]
-        )
-        extras = [_as_numeric(frame[f].to_numpy()) for f in op.extra_fields]
+        # The likelihood of the parameters alone: one value per participant in, one
+        # log-likelihood per row of the data out (the trial layout is fixed here).
+        op = make_params_op(model.logp_fn(data, per_row=False), model.param_names)
 
         coords = {"participant_id": [str(p) for p in self.participants]}
         initvals: dict[str, Any] = {}
         support: dict[str, tuple[float, float]] = {}
-        links: dict[str, _Link] = {}
+        links: dict[str, Link] = {}
         group_vars: list[str] = []
         signed_names: list[str] = []
         with pm.Model(coords=coords) as pm_model:
             subj = []
             for name in model.param_names:
                 lower, upper = model.bounds[name]
-                link = _Link(lower, upper)
-                loc, init, support[name] = _location(name, priors.get(name), lower, upper)
+                link = Link(lower, upper)
+                loc, init, support[name] = location(name, priors.get(name), lower, upper)
                 links[name] = link
                 mu: Any = link.forward(loc)
                 # Participants whose fastest response lies below t's upper bound.
@@ -339,8 +210,8 @@ class Hierarchical:
                     if init is None:
                         init = 0.5 * float(np.median(fastest[np.isfinite(fastest)]))
                     # The cap on the link scale; participants without one get it far away.
-                    inside = 0.5 * (lower + upper) if math.isfinite(upper) else lower + 1.0
-                    cap_eta = np.where(capped, link.forward(np.where(capped, fastest, inside)), 1e3)
+                    middle = 0.5 * (lower + upper) if math.isfinite(upper) else lower + 1.0
+                    cap_eta = np.where(capped, link.forward(np.where(capped, fastest, middle)), 1e3)
                 if name in centred:
                     # eta_i ~ Normal(mu, sigma) on the link scale, free per participant;
                     # below the cap through eta = cap - softplus(cap - xi) (Jacobian added).
@@ -379,7 +250,7 @@ class Hierarchical:
                 initvals[name] = init
                 initvals[f"{name}_sigma"] = _INIT_SIGMA
                 group_vars += [name, f"{name}_sigma"]
-            loglik: Any = op(matrix, *subj, *extras)
+            loglik: Any = op(*subj)
             pm.Potential("loglik", loglik.sum())
         self.pymc_model: pm.Model = pm_model
         self.initvals = {k: v for k, v in initvals.items() if v is not None}
@@ -418,7 +289,7 @@ class Hierarchical:
         if (n_starts, seed) in self._pooled:
             return dict(self._pooled[n_starts, seed])
         names = self.model.param_names
-        f = self.model.logp_fn(self.data)
+        f = self.model.logp_fn(self.data, per_row=False)
         fastest = float(np.min(self.fastest_rt))
         box = []
         for name in names:
@@ -426,7 +297,7 @@ class Hierarchical:
             if name == NDT_NAME and math.isfinite(fastest):
                 hi = min(hi, fastest)
             # Clear of the edges, where a link's Jacobian vanishes.
-            lo, hi = _inside(lo, lo, hi), _inside(hi, lo, hi)
+            lo, hi = inside(lo, lo, hi), inside(hi, lo, hi)
             box.append((lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None))
 
         def objective(x: Any) -> Any:
@@ -442,7 +313,7 @@ class Hierarchical:
         for name, (lo, hi) in zip(names, box):
             init = self.initvals.get(name)
             if init is None:
-                init = _default_start(lo, hi)
+                init = default_start(lo, hi)
             low = -np.inf if lo is None else lo
             high = np.inf if hi is None else hi
             first.append(float(np.clip(init, low, high)))
@@ -491,7 +362,7 @@ class Hierarchical:
             for name in self.model.param_names:
                 lo, hi = self._support[name]
                 value = self.initvals.get(name)
-                centre[name] = float(_default_start(lo, hi) if value is None else value)
+                centre[name] = float(default_start(lo, hi) if value is None else value)
         fastest = self.fastest_rt
         rng = np.random.default_rng(seed)
         n_part = len(self.participants)
@@ -503,11 +374,11 @@ class Hierarchical:
                 link = self._links[name]
                 lo, hi = self._support[name]
                 eta = float(link.forward(float(centre[name]))) + rng.uniform(-jitter, jitter)
-                value = float(_link_inverse(link, eta))
+                value = float(link_inverse(link, eta))
                 if name == NDT_NAME:
                     # Below every participant's fastest response, with room to spare.
                     value = min(value, 0.9 * float(np.min(fastest)))
-                point[name] = np.asarray(_inside(value, lo, hi))
+                point[name] = np.asarray(inside(value, lo, hi))
                 sigma = _INIT_SIGMA * math.exp(rng.uniform(-jitter, jitter))
                 offsets = rng.uniform(-2 * jitter, 2 * jitter, n_part)
                 if name in self._signed:
@@ -642,7 +513,7 @@ class Hierarchical:
 
         draws = self.participant_draws(idata)
         n_chain, n_draw, _ = next(iter(draws.values())).shape
-        f = self.model.logp_fn(self.data)
+        f = self.model.logp_fn(self.data, per_row=False)
         batched = jax.jit(jax.vmap(f))
         flat = {k: v.reshape(n_chain * n_draw, -1) for k, v in draws.items()}
         out = np.concatenate(

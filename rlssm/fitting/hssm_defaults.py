@@ -1,9 +1,5 @@
-"""Fitting an [`RLSSM`][rlssm.RLSSM]: rlssm's hierarchical model, or HSSM with sensible defaults.
+"""Fitting through HSSM with sensible defaults.
 
-[`Hierarchical`][rlssm.hierarchical.Hierarchical] is the default hierarchical fit: a
-PyMC model with bounded parameters on unconstrained scales, non-centred participant
-offsets and ``t`` held smoothly below each participant's fastest response (see
-[`rlssm.hierarchical`][rlssm.hierarchical]). Through HSSM instead,
 [`default_include`][rlssm.fitting.default_include] gives every parameter an intercept
 (and, hierarchically, a participant random effect) with a prior inside the parameter's
 bounds; [`sample`][rlssm.fitting.sample] runs HSSM's NUTS (numpyro) with the
@@ -18,12 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .hierarchical import Hierarchical
-
 if TYPE_CHECKING:
-    from .model import RLSSM
+    from ..model import RLSSM
 
-__all__ = ["Hierarchical", "default_include", "group_names", "sample", "t_start"]
+__all__ = ["default_include", "group_names", "sample", "t_start"]
 
 
 def t_start(model: RLSSM, data: pd.DataFrame) -> float:
@@ -52,7 +46,7 @@ def default_include(
     """
     import hssm
 
-    from .hssm_bridge import _default_intercept_prior, hierarchical_include
+    from ..hssm_bridge import default_intercept_prior, hierarchical_include
 
     priors = dict(priors or {})
     if data is not None and "t" in model.param_names and "t" not in priors:
@@ -69,7 +63,7 @@ def default_include(
         return hierarchical_include(model, priors)
     out = []
     for name in model.param_names:
-        prior = priors.get(name) or _default_intercept_prior(*model.bounds[name])
+        prior = priors.get(name) or default_intercept_prior(*model.bounds[name])
         out.append(hssm.Param(name, prior=prior))
     return out
 

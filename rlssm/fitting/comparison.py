@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+__all__ = ["compare_participants", "participant_log_likelihood", "participant_loo"]
+
 
 def _log_likelihood(idata: Any, var_name: str | None) -> xr.DataArray:
     group = idata["log_likelihood"] if "log_likelihood" in idata.children else None

@@ -1,0 +1,174 @@
+"""A learning rule, a mapping and a decision model, and what follows from them alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._spec import split_decl
+from .._types import Bounds
+from ..decision.base import AbstractDecisionModel
+from ..learning.base import AbstractLearningRule
+from ..mapping import AbstractMapping
+
+__all__ = ["RL_PREFIX", "Composition"]
+
+RL_PREFIX = "rl_"
+"""Prefix of a learning rule's parameters in a model's ``param_names``."""
+
+
+def _instance(role: str, value: object, base: type) -> None:
+    if isinstance(value, type):
+        raise TypeError(
+            f"{role}: got the class {value.__name__}, not an instance of it; write {value.__name__}()"
+        )
+    if not isinstance(value, base):
+        raise TypeError(f"{role}: expected an instance of rlssm.{base.__name__}, got {type(value).__name__}")
+
+
+class Composition(eqx.Module):
+    """The three components of an RLSSM and everything derived from them alone.
+
+    The parameter names (with their sources), the data fields the components read,
+    and the checks that the parts fit together: the mapping computes only parameters
+    the decision model takes, reads only state parts the rule keeps, and every
+    component's per-trial function runs on dummy inputs with the shapes rlssm will
+    give it (each traced once, abstractly, at construction).
+
+    Parameters
+    ----------
+    learning_rule, mapping, decision_model
+        The components.
+    n_options
+        Number of options.
+    """
+
+    learning_rule: AbstractLearningRule
+    mapping: AbstractMapping
+    decision_model: AbstractDecisionModel
+    n_options: int = eqx.field(static=True)
+
+    def __check_init__(self) -> None:
+        _instance("learning_rule", self.learning_rule, AbstractLearningRule)
+        _instance("mapping", self.mapping, AbstractMapping)
+        _instance("decision_model", self.decision_model, AbstractDecisionModel)
+        rule, mapping, decision = self.learning_rule, self.mapping, self.decision_model
+        unknown = set(mapping.outputs) - set(decision.param_names)
+        if unknown:
+            raise ValueError(
+                f"{type(mapping).__name__} computes {sorted(unknown)}, which "
+                f"{type(decision).__name__} does not take (its parameters: {decision.param_names})"
+            )
+        names = self.param_names
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameter names clash between components: {names}")
+        self._trace()
+
+    # ------------------------------------------------------------------ names
+    @property
+    def rl_names(self) -> tuple[str, ...]:
+        """The rule's parameters with the ``rl_`` prefix."""
+        return tuple(RL_PREFIX + n for n in self.learning_rule.params)
+
+    @property
+    def decision_free(self) -> tuple[str, ...]:
+        """Decision parameters that the mapping does not compute (sampled)."""
+        computed = set(self.mapping.outputs)
+        return tuple(p for p in self.decision_model.param_names if p not in computed)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Sampled parameters: ``rl_``-prefixed rule parameters, mapping, decision."""
+        return self.rl_names + tuple(self.mapping.params) + self.decision_free
+
+    @property
+    def data_fields(self) -> tuple[str, ...]:
+        """Data columns the components read: the rule's, then the mapping's new ones."""
+        rule_fields = tuple(self.learning_rule.fields)
+        return rule_fields + tuple(f for f in self.mapping.fields if f not in rule_fields)
+
+    @property
+    def default_bounds(self) -> dict[str, Bounds]:
+        """``name -> (lower, upper)`` as the components declare them."""
+        return {name: split_decl(name, decl)[0] for name, decl in self._decls().items()}
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        """A default value of every parameter (declared, else from the bounds)."""
+        return {name: split_decl(name, decl)[1] for name, decl in self._decls().items()}
+
+    def _decls(self) -> dict[str, Any]:
+        out: dict[str, Any] = {RL_PREFIX + n: d for n, d in self.learning_rule.params.items()}
+        out |= dict(self.mapping.params)
+        out |= {n: self.decision_model.params[n] for n in self.decision_free}
+        return out
+
+    # ------------------------------------------------------------------ checks
+    def _trace(self) -> None:
+        """Run each per-trial function once on abstract inputs; name what is wrong."""
+        rule, mapping = self.learning_rule, self.mapping
+        rule_name, mapping_name = type(rule).__name__, type(mapping).__name__
+        dtype = jnp.float32
+        scalar = jax.ShapeDtypeStruct((), dtype)
+        rl = {n: scalar for n in rule.params}
+        fields = {f: scalar for f in rule.fields}
+        option = jax.ShapeDtypeStruct((), jnp.int32)
+
+        def call(what: str, fn, *args, **kwargs):
+            try:
+                return jax.eval_shape(fn, *args, **kwargs)
+            except Exception as err:  # what the user's code raised, named
+                raise TypeError(f"{what} failed on inputs of the shapes rlssm gives it: {err}") from err
+
+        state = call(
+            f"{rule_name}.init(n_options={self.n_options}, dtype, **params)",
+            lambda p: rule.init(self.n_options, dtype, **p), rl,
+        )
+        values, named = call(
+            f"{rule_name}.values_of(state) / named_state(state)",
+            lambda st: (rule.values_of(st), rule.named_state(st)), state,
+        )
+        if not (isinstance(values, jax.ShapeDtypeStruct) and tuple(values.shape) == (self.n_options,)):
+            raise TypeError(
+                f"{rule_name}.init must give values of shape ({self.n_options},) (one per option); "
+                f"got {getattr(values, 'shape', values)!r}"
+            )
+        new = call(
+            f"{rule_name}.update(state, option, **fields, **params)",
+            lambda s, o, i: rule.update(s, o, **i), state, option, fields | rl,
+        )
+        if jax.tree.structure(new) != jax.tree.structure(state) or any(
+            a.shape != b.shape for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(state))
+        ):
+            shapes = jax.tree.map(lambda x: tuple(x.shape), state)
+            got = jax.tree.map(lambda x: tuple(getattr(x, "shape", ())), new)
+            raise TypeError(
+                f"{rule_name}.update must return a state of the structure and shapes of its input "
+                f"(here {shapes}); it returned {got}"
+            )
+        lacking = [s for s in mapping.rule_state if s not in named]
+        if lacking:
+            raise ValueError(
+                f"{mapping_name} reads the learning-rule state {lacking}, which {rule_name} does not "
+                f"keep (its state parts besides the values: {tuple(named) or 'none'})"
+            )
+        inputs = (
+            {n: scalar for n in mapping.params}
+            | {f: scalar for f in mapping.fields}
+            | {s: named[s] for s in mapping.rule_state}
+        )
+        out = call(
+            f"{mapping_name}(values, **inputs)",
+            lambda v, i: mapping(v, **i), values, inputs,
+        )
+        if not isinstance(out, dict) or set(out) != set(mapping.outputs):
+            got = sorted(out) if isinstance(out, dict) else type(out).__name__
+            raise TypeError(
+                f"{mapping_name} must return a dict with exactly its outputs {mapping.outputs}; got {got}"
+            )
+        bad = {k: tuple(v.shape) for k, v in out.items() if tuple(v.shape) != ()}
+        if bad:
+            raise TypeError(f"{mapping_name} must return one scalar per output; got shapes {bad}")

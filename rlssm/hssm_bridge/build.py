@@ -1,0 +1,257 @@
+"""A ready ``hssm.HSSM`` for an [`RLSSM`][rlssm.RLSSM] and its data.
+
+How rows stay aligned with the data, and how missed trials reach HSSM: see
+[`rlssm.hssm_bridge`][rlssm.hssm_bridge].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .config import make_model_config
+from .ops import make_logp_op
+from .range_check import check_decision_ranges
+
+if TYPE_CHECKING:
+    import hssm
+
+    from ..model import RLSSM
+
+__all__ = [
+    "MISSED_RT_PLACEHOLDER",
+    "default_intercept_prior",
+    "default_prior_args",
+    "hierarchical_include",
+    "hssm_data",
+    "missed_rt_placeholder",
+    "to_hssm",
+]
+
+MISSED_RT_PLACEHOLDER = 1000.0
+"""The rt (seconds) HSSM sees on missed trials; the bound Op ignores it (see
+[`rlssm.hssm_bridge`][rlssm.hssm_bridge], *Missed trials*)."""
+
+_RESERVED = ("model", "model_config", "loglik", "loglik_kind", "choices", "missing_data", "deadline")
+
+
+# ---------------------------------------------------------------------- data
+def missed_rt_placeholder(model: RLSSM) -> float:
+    """The rt HSSM sees on missed trials: beyond any ``t`` within its bounds."""
+    t_upper = model.bounds.get("t", (0.0, 0.0))[1]
+    if math.isfinite(t_upper):
+        return max(MISSED_RT_PLACEHOLDER, 2.0 * t_upper + 1.0)
+    return MISSED_RT_PLACEHOLDER
+
+
+def hssm_data(model: RLSSM, data: pd.DataFrame) -> pd.DataFrame:
+    """The copy of ``data`` that HSSM is given: same rows and order, placeholders on missed trials.
+
+    Validates ``data`` first (raising [`DataError`][rlssm.DataError]). The index is
+    reset to positions ``0..rows-1``. On missed trials ``rt`` becomes
+    [`missed_rt_placeholder`][rlssm.hssm_bridge.missed_rt_placeholder], ``response``
+    ``choices[0]`` and NaN extra fields 0.
+    """
+    model.prepare(data)
+    out = data.reset_index(drop=True)  # a copy
+    missed = out["rt"].isna().to_numpy()
+    if missed.any():
+        out["rt"] = np.asarray(pd.to_numeric(out["rt"]), dtype=np.float64)
+        out.loc[missed, "rt"] = missed_rt_placeholder(model)
+        out.loc[missed, "response"] = model.choices[0]
+        for name in model.composition.data_fields:
+            out.loc[missed & out[name].isna().to_numpy(), name] = 0.0
+    return out
+
+
+# ---------------------------------------------------------------------- priors
+def default_prior_args(lower: float, upper: float) -> tuple[str, dict[str, Any]]:
+    """The default intercept prior for bounds ``(lower, upper)``, as ``(distribution, args)``.
+
+    A normal truncated to the bounds, centred mid-bound with a quarter of the range as
+    scale; with one finite bound, 1 inside it with scale 2; unbounded, ``Normal(0, 2)``.
+    The one source of these numbers: HSSM's priors
+    ([`default_intercept_prior`][rlssm.hssm_bridge.default_intercept_prior]) and the
+    group locations of [`rlssm.fitting.Hierarchical`][rlssm.fitting.Hierarchical].
+    """
+    if math.isfinite(lower) and math.isfinite(upper):
+        return "TruncatedNormal", {
+            "mu": 0.5 * (lower + upper), "sigma": 0.25 * (upper - lower), "lower": lower, "upper": upper,
+        }
+    if math.isfinite(lower):
+        return "TruncatedNormal", {"mu": lower + 1.0, "sigma": 2.0, "lower": lower}
+    if math.isfinite(upper):
+        return "TruncatedNormal", {"mu": upper - 1.0, "sigma": 2.0, "upper": upper}
+    return "Normal", {"mu": 0.0, "sigma": 2.0}
+
+
+def default_intercept_prior(lower: float, upper: float) -> hssm.Prior:
+    """[`default_prior_args`][rlssm.hssm_bridge.default_prior_args] as an ``hssm.Prior``."""
+    import hssm
+
+    dist, args = default_prior_args(lower, upper)
+    return hssm.Prior(dist, **args)
+
+
+def hierarchical_include(
+    model: RLSSM, priors: Mapping[str, Any] | None = None
+) -> list[hssm.Param]:
+    """``p ~ 1 + (1|participant_id)`` for every parameter of the model.
+
+    Parameters
+    ----------
+    model
+        The model.
+    priors
+        Intercept prior per parameter name (an ``hssm.Prior`` or a dict with a
+        ``"name"``). Default, for parameters not listed: a normal truncated to the
+        parameter's bounds, centred mid-bound with a quarter of the range as scale.
+        The group term's prior is left to HSSM (``prior_settings``).
+
+    Returns
+    -------
+    list[hssm.Param]
+        One ``hssm.Param`` per name in ``model.param_names``, for ``include=``.
+    """
+    import hssm
+
+    priors = dict(priors or {})
+    unknown = [k for k in priors if k not in model.param_names]
+    if unknown:
+        raise ValueError(
+            f"priors names {unknown}, not parameters of this model {model.param_names}"
+        )
+    out = []
+    for name in model.param_names:
+        prior = priors.get(name)
+        if prior is None:
+            prior = default_intercept_prior(*model.bounds[name])
+        elif isinstance(prior, Mapping):
+            prior = hssm.Prior(**prior)
+        out.append(
+            hssm.Param(
+                name,
+                formula=f"{name} ~ 1 + (1|participant_id)",
+                prior={"Intercept": prior},
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- HSSM model
+def _param_name(spec: Any) -> str:
+    if isinstance(spec, Mapping):
+        if "name" not in spec:
+            raise ValueError(f"include: a parameter specification needs a 'name', got {spec!r}")
+        return str(spec["name"])
+    name = getattr(spec, "name", None)
+    if name is None:
+        raise TypeError(
+            f"include: expected hssm.Param objects or dicts with a 'name', got {type(spec).__name__}"
+        )
+    return str(name)
+
+
+def to_hssm(
+    model: RLSSM,
+    data: pd.DataFrame,
+    include: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> hssm.HSSM:
+    """An ``hssm.HSSM`` for ``data``, ready to ``.sample()``.
+
+    Parameters
+    ----------
+    model
+        The model.
+    data
+        The trial data, validated here (a [`DataError`][rlssm.DataError] is raised
+        before HSSM sees it).
+    include
+        ``hssm.Param`` objects (or dicts) as in HSSM, e.g. ``hssm.Param("rl_alpha",
+        formula="rl_alpha ~ 1 + (1|participant_id)", prior={...})``; each must name a
+        parameter of ``model.param_names`` (or ``p_outlier``). See
+        [`hierarchical_include`][rlssm.hssm_bridge.hierarchical_include].
+    **kwargs
+        Passed to ``hssm.HSSM`` (e.g. ``link_settings``, ``prior_settings``,
+        ``noncentered``, ``lapse``). ``p_outlier`` defaults to ``None`` (no lapse
+        mixture) here, not to HSSM's 0.05.
+
+    Returns
+    -------
+    hssm.HSSM
+        Its likelihood is the Op bound to ``data``, so its ``log_likelihood`` and
+        predictive draws align with the rows of ``data`` as given (``__obs__`` ``i`` is
+        row ``i`` by position). Missed trials reach HSSM as placeholders (see
+        `hssm_data`) and contribute 0.0. The attributes ``rlssm_model`` and
+        ``rlssm_data`` hold the model and the original data.
+
+    Raises
+    ------
+    DataError
+        Invalid data.
+    ValueError
+        ``include`` names an unknown parameter, or ``p_outlier`` is combined with
+        missed trials (the lapse mixture would give them a likelihood).
+    TypeError
+        An argument that `to_hssm` sets itself (``model``, ``model_config``,
+        ``loglik``, ``loglik_kind``, ``choices``, ``missing_data``, ``deadline``).
+    """
+    import hssm
+
+    clash = [k for k in _RESERVED if k in kwargs]
+    if clash:
+        raise TypeError(f"to_hssm sets {clash} itself; configure the RLSSM instead")
+    if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in model.choices):
+        raise ValueError(
+            f"HSSM needs integer response codes, but the model's choices are {model.choices!r}: "
+            "recode the data's response column to integers (e.g. 0/1) and build the RLSSM with "
+            "choices=(0, 1); loglik, values and simulation accept any response values"
+        )
+    layout = model.prepare(data)
+    include = list(include or [])
+    allowed = (*model.param_names, "p_outlier")
+    for spec in include:
+        name = _param_name(spec)
+        if name not in allowed:
+            raise ValueError(
+                f"include names the parameter {name!r}, which this model does not have; its "
+                f"parameters are {model.param_names}"
+            )
+    p_outlier = kwargs.pop("p_outlier", None)
+    has_lapse = p_outlier is not None and not (isinstance(p_outlier, (int, float)) and p_outlier == 0)
+    n_missed = int((~layout.observed & layout.valid).sum())
+    if has_lapse and n_missed:
+        raise ValueError(
+            f"p_outlier with missed trials ({n_missed} in the data): HSSM's lapse mixture would "
+            "give missed trials a likelihood. Drop them first (data.dropna(subset=['rt']); "
+            "this leaves the likelihood unchanged, as missed trials neither add to it nor "
+            "update the values) or use p_outlier=None"
+        )
+    lapse = None
+    if has_lapse:
+        lapse = kwargs.get("lapse") or hssm.Prior("Uniform", lower=0.0, upper=20.0)
+        if isinstance(lapse, Mapping):
+            lapse = hssm.Prior(**lapse)
+        kwargs["lapse"] = lapse
+    # Imported here: the range checks live with the fits, which import this bridge.
+
+    check_decision_ranges(model, data, include=include, stacklevel=3)
+    config = make_model_config(model, data, lapse=lapse)
+    hm = hssm.HSSM(
+        data=hssm_data(model, data),
+        model="rlssm",
+        model_config=config,
+        loglik=make_logp_op(model, data),
+        loglik_kind="approx_differentiable",
+        include=include,
+        p_outlier=p_outlier if has_lapse else None,
+        **kwargs,
+    )
+    hm.rlssm_model = model  # type: ignore[attr-defined]
+    hm.rlssm_data = data.copy()  # type: ignore[attr-defined]
+    return hm

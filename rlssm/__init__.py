@@ -11,7 +11,7 @@ ends (``rlssm.plots``, ``rlssm.cli``). See the Architecture page of the docs.
 from ._errors import DataError, LANRangeWarning
 from .decision import DDM, AbstractDecisionModel, Angle, AngleLAN
 from .environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
-from .learning import AbstractLearningRule, DualRateRW, RescorlaWagner
+from .learning import AbstractLearningRule, DualRateRW, PearceHall, RescorlaWagner
 from .mapping import AbstractMapping, DriftScaling
 from .model import RLSSM
 from . import data, fitting, internal, sharding, simulation  # noqa: E402  (submodules users reach as rlssm.X)
@@ -33,5 +33,6 @@ __all__ = [
     "DualRateRW",
     "GaussianBandit",
     "LANRangeWarning",
+    "PearceHall",
     "RescorlaWagner",
 ]

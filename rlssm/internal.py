@@ -21,7 +21,7 @@ likelihood::
 
     from rlssm import internal
     layout = model.prepare(data)
-    trials = internal.Trials.from_layout(layout, model.composition.data_fields, np.float64)
+    trials = internal.Trials.from_layout(layout, model.composition.trial_fields, np.float64)
     ...
 """
 

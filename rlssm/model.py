@@ -246,11 +246,11 @@ class RLSSM(eqx.Module):
         out = evaluate(self.composition, layout, params, self.precision)
         rule = self.learning_rule
         columns: dict[str, np.ndarray] = {}
-        # The rule's readers see one trial's state: vmap them over the rows.
         with precision_scope(self.precision):
+            # The rule's reader sees one trial's state: vmap it over the rows.
             states = jax.tree.map(lambda x: jnp.asarray(layout.to_rows(np.asarray(x))), out.states)
-            values, named = jax.vmap(lambda st: (rule.values_of(st), rule.named_state(st)))(states)
-            values, named = np.asarray(values), {k: np.asarray(v) for k, v in named.items()}
+            named = {k: np.asarray(v) for k, v in jax.vmap(rule.named_state)(states).items()}
+        values = layout.to_rows(np.asarray(out.values))
         columns |= {f"value_{c}": values[:, k] for k, c in enumerate(self.choices)}
         for part, x in named.items():
             rows = np.asarray(x)

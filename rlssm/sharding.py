@@ -202,7 +202,7 @@ def _sharded_trials(
     The row view serves per-row parameters and row-ordered output, which this path
     does not offer: it is left empty, so nothing of size N goes to the devices.
     """
-    base = Trials.from_layout(layout, comp.data_fields, dtype)
+    base = Trials.from_layout(layout, comp.trial_fields, dtype)
     n_pad = n_padded - layout.n_participants
 
     def place(x: Array, observed: bool = False) -> Array:

@@ -6,9 +6,7 @@ extension points only.
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
 
 import rlssm
 
@@ -24,29 +22,6 @@ class DecayRW(rlssm.AbstractLearningRule):
         decayed = values + decay * (self.initial_value - values)
         learned = values[option] + alpha * (feedback - values[option])
         return decayed.at[option].set(learned)
-
-
-class PearceHall(rlssm.AbstractLearningRule):
-    """Li et al. (2011) hybrid: each option's learning rate follows |prediction error|."""
-
-    initial_value: float = 0.5
-    params = {"kappa": (0.0, 1.0), "eta": (0.0, 1.0), "alpha0": (0.0, 1.0)}
-    fields = ("feedback",)
-
-    class State(eqx.Module):
-        values: Float[Array, " options"]
-        associability: Float[Array, " options"]
-
-    def init(self, n_options, dtype, kappa, eta, alpha0):
-        start = jnp.full(n_options, self.initial_value, dtype)
-        return self.State(start, jnp.full(n_options, alpha0, dtype))
-
-    def update(self, state, option, feedback, kappa, eta, alpha0):
-        delta = feedback - state.values[option]
-        values = state.values.at[option].add(kappa * state.associability[option] * delta)
-        old = state.associability[option]
-        assoc = state.associability.at[option].set(eta * jnp.abs(delta) + (1 - eta) * old)
-        return self.State(values, assoc)
 
 
 class DifficultyMapping(rlssm.AbstractMapping):

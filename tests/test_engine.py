@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import AssociabilityDrift, DifficultyMapping, PearceHall
+from helpers import AssociabilityDrift, DifficultyMapping
 
 import rlssm
-from rlssm import DataError, internal
+from rlssm import DataError, PearceHall, internal
 
 DDM = rlssm.DDM()
 DECISION = {"z": 0.5, "t": 0.2}
@@ -172,7 +172,8 @@ def test_mapping_reads_a_field_and_sets_two_parameters():
     q = np.array([[0.5, 0.5], [0.5, 0.75], [0.5, 0.375], [0.75, 0.375], [0.75, 0.6875]])
     v, a = 3.0 * (q[:, 1] - q[:, 0]), 1.0 + 0.2 * difficulty
     choice = np.where(data["response"] == 1, 1, -1)
-    expected = np.asarray(DDM.logp(data["rt"].to_numpy(), choice, v=v, a=a, z=0.5, t=0.2))
+    with jax.enable_x64(True):
+        expected = np.asarray(DDM.logp(data["rt"].to_numpy(), choice, v=v, a=a, z=0.5, t=0.2))
     np.testing.assert_allclose(model.loglik(data, params), expected, rtol=1e-10)
     with jax.enable_x64(True):
         np.testing.assert_allclose(model.logp_fn(data)(params), expected, rtol=1e-10)
@@ -194,7 +195,8 @@ def test_mapping_reads_rule_state():
     np.testing.assert_allclose(model.values(five_trials(), params)["v"], v, atol=1e-12)
     data = five_trials()
     choice = np.where(data["response"] == 1, 1, -1)
-    expected = np.asarray(DDM.logp(data["rt"].to_numpy(), choice, v=v, a=1.0, z=0.5, t=0.2))
+    with jax.enable_x64(True):
+        expected = np.asarray(DDM.logp(data["rt"].to_numpy(), choice, v=v, a=1.0, z=0.5, t=0.2))
     with jax.enable_x64(True):
         np.testing.assert_allclose(model.logp_fn(data)(params), expected, rtol=1e-10)
 

@@ -6,7 +6,7 @@ range checks, sharding, the HSSM bridge and the hierarchical fit. Users reach it
 through [`rlssm.internal`][rlssm.internal]; see the Architecture page of the docs.
 """
 
-from .composition import RL_PREFIX, Composition
+from .composition import DERIVED_FIELDS, RL_PREFIX, Composition
 from .gather import gather_rows
 from .likelihood import GridResult, decide_grid, evaluate, is_plain, logp_grid, logp_rows, make_logp_fn
 from .params import (
@@ -25,10 +25,12 @@ from .params import (
 )
 from .step import (
     Readout,
+    cue_inputs,
     decision_params,
     initial_state,
     option_index,
     readout,
+    rule_inputs,
     rule_params,
     scan_states,
     update_state,
@@ -36,6 +38,7 @@ from .step import (
 from .trials import GridTrials, RowTrials, Trials
 
 __all__ = [
+    "DERIVED_FIELDS",
     "RL_PREFIX",
     "Composition",
     "GridResult",
@@ -48,6 +51,7 @@ __all__ = [
     "add_draw_axis",
     "as_numbers",
     "check_names",
+    "cue_inputs",
     "decide_grid",
     "decision_params",
     "draw_arrays",
@@ -63,6 +67,7 @@ __all__ = [
     "option_index",
     "readout",
     "resolve",
+    "rule_inputs",
     "rule_params",
     "scan_states",
     "series_by_label",

@@ -14,10 +14,15 @@ from ..decision.base import AbstractDecisionModel
 from ..learning.base import AbstractLearningRule
 from ..mapping import AbstractMapping
 
-__all__ = ["RL_PREFIX", "Composition"]
+__all__ = ["DERIVED_FIELDS", "RL_PREFIX", "Composition"]
 
 RL_PREFIX = "rl_"
 """Prefix of a learning rule's parameters in a model's ``param_names``."""
+
+DERIVED_FIELDS = ("trial_index",)
+"""Fields rlssm computes from the trial layout (no data column): ``trial_index`` is a
+trial's position within its participant, ``0, 1, ...`` in ``trial_id`` order, missed
+trials counted."""
 
 
 def _instance(role: str, value: object, base: type) -> None:
@@ -85,10 +90,17 @@ class Composition(eqx.Module):
         return self.rl_names + tuple(self.mapping.params) + self.decision_free
 
     @property
+    def trial_fields(self) -> tuple[str, ...]:
+        """Every per-trial input the components read: the rule's fields and cues, then
+        the mapping's fields (derived ones such as ``trial_index`` included)."""
+        rule = self.learning_rule
+        names = (*rule.fields, *rule.cues, *self.mapping.fields)
+        return tuple(dict.fromkeys(names))
+
+    @property
     def data_fields(self) -> tuple[str, ...]:
-        """Data columns the components read: the rule's, then the mapping's new ones."""
-        rule_fields = tuple(self.learning_rule.fields)
-        return rule_fields + tuple(f for f in self.mapping.fields if f not in rule_fields)
+        """Data columns the components read (`trial_fields` less the derived ones)."""
+        return tuple(f for f in self.trial_fields if f not in DERIVED_FIELDS)
 
     @property
     def default_bounds(self) -> dict[str, Bounds]:
@@ -114,7 +126,8 @@ class Composition(eqx.Module):
         dtype = jnp.float32
         scalar = jax.ShapeDtypeStruct((), dtype)
         rl = {n: scalar for n in rule.params}
-        fields = {f: scalar for f in rule.fields}
+        fields = {f: scalar for f in (*rule.fields, *rule.cues)}
+        cues = {f: scalar for f in rule.cues}
         option = jax.ShapeDtypeStruct((), jnp.int32)
 
         def call(what: str, fn, *args, **kwargs):
@@ -128,8 +141,8 @@ class Composition(eqx.Module):
             lambda p: rule.init(self.n_options, dtype, **p), rl,
         )
         values, named = call(
-            f"{rule_name}.values_of(state) / named_state(state)",
-            lambda st: (rule.values_of(st), rule.named_state(st)), state,
+            f"{rule_name}.values_of(state, **cues, **params) / named_state(state)",
+            lambda st, i: (rule.values_of(st, **i), rule.named_state(st)), state, cues | rl,
         )
         if not (isinstance(values, jax.ShapeDtypeStruct) and tuple(values.shape) == (self.n_options,)):
             raise TypeError(

@@ -17,7 +17,7 @@ from ..data import TrialLayout
 from .composition import Composition
 from .gather import gather_rows
 from .params import Resolved, check_names, resolve, series_by_label, to_grid, to_rows
-from .step import Readout, decision_params, readout, rule_params, scan_states
+from .step import Readout, cue_inputs, decision_params, readout, rule_params, scan_states
 from .trials import Trials
 
 __all__ = ["GridResult", "decide_grid", "evaluate", "is_plain", "logp_grid", "logp_rows", "make_logp_fn"]
@@ -30,6 +30,8 @@ class GridResult(eqx.Module):
     """Log-likelihood of each cell (0.0 on missed and padding cells)."""
     states: Any
     """The rule's state before each trial's update."""
+    values: Array
+    """The values that drove each trial's decision (``values_of``), ``(P, T, options)``."""
     params: dict[str, Array]
     """Every decision parameter of each cell (computed ones included)."""
 
@@ -41,8 +43,9 @@ def _coded(comp: Composition, option: Array, dtype: Any) -> Array:
 
 def decide_grid(
     comp: Composition, trials: Trials, params: Mapping[str, Resolved], n_states: int
-) -> tuple[Any, dict[str, Array]]:
-    """The rule's state before each trial and every decision parameter, on the grid.
+) -> tuple[Any, Readout, dict[str, Array]]:
+    """The rule's state before each trial, what the decision saw of it, and every
+    decision parameter, on the grid.
 
     Every parameter is laid out on the ``(P, T)`` grid (padding cells read row 0's
     values: valid, never read back). Used by `logp_grid`, the conditional simulator and
@@ -50,8 +53,10 @@ def decide_grid(
     """
     grid = trials.grid
     cells = {n: to_grid(r, trials, grid.rt.dtype) for n, r in params.items()}
-    states = scan_states(comp, grid, rule_params(comp, cells), n_states)
-    return states, decision_params(comp, readout(comp, states, 2), grid.fields, cells, batch_dims=2)
+    rl = rule_params(comp, cells)
+    states = scan_states(comp, grid, rl, n_states)
+    seen = readout(comp, states, cue_inputs(comp, grid.fields, rl), batch_dims=2)
+    return states, seen, decision_params(comp, seen, grid.fields, cells, batch_dims=2)
 
 
 def logp_grid(
@@ -63,11 +68,11 @@ def logp_grid(
     (``RLSSM.values``, ``RLSSM.loglik``, sharding).
     """
     grid = trials.grid
-    states, dparams = decide_grid(comp, trials, params, n_states)
+    states, seen, dparams = decide_grid(comp, trials, params, n_states)
     ll = comp.decision_model.logp(grid.rt, _coded(comp, grid.option, grid.rt.dtype), **dparams)
     # A missed trial adds nothing; padding cells are never read back.
     ll = jnp.where(grid.observed, ll, jnp.zeros((), ll.dtype))
-    return GridResult(ll, states, dparams)
+    return GridResult(ll, states, seen.values, dparams)
 
 
 def logp_rows(
@@ -86,9 +91,9 @@ def logp_rows(
     """
     grid, rows = trials.grid, trials.rows
     dtype = rows.rt.dtype
-    rl = {n: to_grid(params[n], trials, dtype) for n in comp.rl_names}
-    states = scan_states(comp, grid, rule_params(comp, rl), n_states, plain)
-    seen = readout(comp, states, 2)
+    rl = rule_params(comp, {n: to_grid(params[n], trials, dtype) for n in comp.rl_names})
+    states = scan_states(comp, grid, rl, n_states, plain)
+    seen = readout(comp, states, cue_inputs(comp, grid.fields, rl), batch_dims=2)
     # Grid cells -> rows: a gather whose transpose is a gather (see gather_rows).
     cell = grid.row.reshape(-1)
     n_cells = cell.shape[0]
@@ -127,7 +132,7 @@ def make_logp_fn(
     """
     dtype = float_dtype(precision)
     with precision_scope(precision):
-        trials = Trials.from_layout(layout, comp.data_fields, dtype, row_fields=comp.mapping.fields)
+        trials = Trials.from_layout(layout, comp.trial_fields, dtype, row_fields=comp.mapping.fields)
     plain = is_plain(layout)
     names = comp.param_names
 
@@ -165,6 +170,6 @@ def evaluate(
     resolved = resolve(params, comp.param_names, layout.participants, layout.n_rows)
     dtype = float_dtype(precision)
     with precision_scope(precision):
-        trials = Trials.from_layout(layout, comp.data_fields, dtype)
+        trials = Trials.from_layout(layout, comp.trial_fields, dtype)
         out = _grid_jit(comp, trials, resolved, layout.n_states)
         return jax.tree.map(np.asarray, out)

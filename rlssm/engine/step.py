@@ -29,10 +29,13 @@ from .trials import GridTrials
 
 __all__ = [
     "Readout",
+    "cue_inputs",
     "decision_params",
     "initial_state",
     "option_index",
     "readout",
+    "rule_inputs",
+    "rule_params",
     "scan_states",
     "update_state",
 ]
@@ -56,6 +59,17 @@ def initial_state(comp: Composition, dtype: Any, rl: Mapping[str, Array]) -> Any
     return comp.learning_rule.init(comp.n_options, dtype, **rl)
 
 
+def rule_inputs(comp: Composition) -> tuple[str, ...]:
+    """The per-trial inputs `update` reads: the rule's fields, then its cues."""
+    rule = comp.learning_rule
+    return tuple(dict.fromkeys((*rule.fields, *rule.cues)))
+
+
+def cue_inputs(comp: Composition, fields: Mapping[str, Array], rl: Mapping[str, Array]) -> dict[str, Array]:
+    """What `values_of` reads: the rule's cues (from ``fields``) and its parameters."""
+    return {c: fields[c] for c in comp.learning_rule.cues} | dict(rl)
+
+
 def update_state(
     comp: Composition,
     state: Any,
@@ -66,23 +80,26 @@ def update_state(
 ) -> Any:
     """One trial's update; a missed trial (``observed`` False) leaves the state as it was."""
     rule = comp.learning_rule
-    inputs = {f: fields[f] for f in rule.fields} | dict(rl)
+    inputs = {f: fields[f] for f in rule_inputs(comp)} | dict(rl)
     new = rule.update(state, option, **inputs)
     return jax.tree.map(lambda n, s: jnp.where(observed, n, s), new, state)
 
 
-def readout(comp: Composition, state: Any, batch_dims: int = 0) -> Readout:
-    """The values and the named state parts the mapping reads, of a state with
-    ``batch_dims`` leading batch axes (the rule's methods see one trial's state)."""
+def readout(
+    comp: Composition, state: Any, inputs: Mapping[str, Array], batch_dims: int = 0
+) -> Readout:
+    """What the decision sees of a state with ``batch_dims`` leading batch axes: the
+    values (``values_of``, given `cue_inputs` of the same batch shape) and the named
+    state parts the mapping reads. The rule's methods see one trial at a time."""
     rule = comp.learning_rule
 
-    def one(s: Any) -> Readout:
+    def one(s: Any, i: Mapping[str, Array]) -> Readout:
         named = rule.named_state(s) if comp.mapping.rule_state else {}
-        return Readout(rule.values_of(s), {k: named[k] for k in comp.mapping.rule_state})
+        return Readout(rule.values_of(s, **i), {k: named[k] for k in comp.mapping.rule_state})
 
     for _ in range(batch_dims):
         one = jax.vmap(one)
-    return one(state)
+    return one(state, dict(inputs))
 
 
 def scan_states(
@@ -112,7 +129,7 @@ def scan_states(
     """
     rule = comp.learning_rule
     names = tuple(rule.params)
-    fields = tuple(rule.fields)
+    fields = rule_inputs(comp)
     dtype = grid.rt.dtype
 
     def participant(option, reset, observed, state_index, f, p):

@@ -82,12 +82,18 @@ class Trials(NamedTuple):
         layout
             A validated layout (``model.prepare(data)``).
         fields
-            The data fields the learning rule and mapping read (grid view).
+            The per-trial inputs the learning rule and mapping read (grid view):
+            data fields, and derived ones such as ``trial_index``.
         dtype
             The float dtype (the model's precision); call inside its precision scope.
         row_fields
             The fields the mapping reads, also in row order.
         """
+        def field(name: str) -> np.ndarray:
+            if name == "trial_index":  # derived: the trial's position (see DERIVED_FIELDS)
+                return np.broadcast_to(np.arange(layout.n_trials, dtype=np.float64), layout.option.shape)
+            return layout.fields[name]
+
         grid_row = np.zeros(layout.option.size, dtype=np.int64)
         grid_row[layout.row_position] = np.arange(layout.n_rows)
         # Indices are int32 under both precisions: XLA may lower a float64 graph outside
@@ -99,7 +105,7 @@ class Trials(NamedTuple):
             observed=jnp.asarray(layout.observed),
             reset=jnp.asarray(layout.reset),
             state=jnp.asarray(layout.state, dtype=itype),
-            fields={f: jnp.asarray(layout.fields[f], dtype=dtype) for f in fields},
+            fields={f: jnp.asarray(field(f), dtype=dtype) for f in fields},
             row=jnp.asarray(grid_row.reshape(layout.option.shape), dtype=itype),
         )
         rows = RowTrials(
@@ -108,7 +114,7 @@ class Trials(NamedTuple):
             option=jnp.asarray(layout.to_rows(layout.option), dtype=itype),
             rt=jnp.asarray(layout.to_rows(layout.rt), dtype=dtype),
             observed=jnp.asarray(layout.to_rows(layout.observed)),
-            fields={f: jnp.asarray(layout.to_rows(layout.fields[f]), dtype=dtype) for f in row_fields},
+            fields={f: jnp.asarray(layout.to_rows(field(f)), dtype=dtype) for f in row_fields},
         )
         return cls(grid, rows)
 

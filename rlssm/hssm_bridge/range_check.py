@@ -143,10 +143,10 @@ def decision_draws(
     observed = np.asarray(layout.observed)
     dtype = float_dtype(model.precision)
     with precision_scope(model.precision):
-        trials = Trials.from_layout(layout, comp.data_fields, dtype)
+        trials = Trials.from_layout(layout, comp.trial_fields, dtype)
 
         def one(trials: Trials, draw: dict[str, jax.Array]) -> dict[str, jax.Array]:
-            return decide_grid(comp, trials, one_draw(draw, units), layout.n_states)[1]
+            return decide_grid(comp, trials, one_draw(draw, units), layout.n_states)[2]
 
         fn = jax.jit(jax.vmap(one, in_axes=(None, 0)))
         pieces: dict[str, list[np.ndarray]] = {n: [] for n in model.decision_model.param_names}

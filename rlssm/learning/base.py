@@ -3,7 +3,7 @@
 import abc
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -45,6 +45,11 @@ class AbstractLearningRule(eqx.Module):
     fields
         Data columns that `update` reads, e.g. ``("feedback",)``. They become HSSM
         extra fields.
+    cues
+        Data columns known *before* the choice that `values_of` (and `update`) read,
+        e.g. ``("set_size",)`` (default none). ``"trial_index"``, the trial's position
+        within the participant (``0, 1, ...``, missed trials counted, in ``trial_id``
+        order), is provided by rlssm and needs no column.
 
     The simplest rules keep only the values: `update` maps the values array to the new
     values array. A rule that keeps more (associabilities, variances, a choice trace)
@@ -71,6 +76,7 @@ class AbstractLearningRule(eqx.Module):
     initial_value: AbstractVar[float]
     params: AbstractClassVar[Mapping[str, ParamDecl]]
     fields: AbstractClassVar[tuple[str, ...]]
+    cues: ClassVar[tuple[str, ...]] = ()
 
     def init(self, n_options: int, dtype: Any, **params: Float[Array, ""]) -> RuleState:
         """The state before the first trial (and after a reset).
@@ -112,10 +118,10 @@ class AbstractLearningRule(eqx.Module):
             Index of the chosen option (``0 .. n_options - 1``), not the data's
             response coding. (It is passed by position; name it as you like.)
         **inputs
-            One scalar per name in ``fields`` (this trial's data) and one per name in
-            ``params`` (without the ``rl_`` prefix; the trial's parameter value).
-            Write them as named arguments: ``update(self, values, option, feedback,
-            alpha)``.
+            One scalar per name in ``fields`` and ``cues`` (this trial's data) and one
+            per name in ``params`` (without the ``rl_`` prefix; the trial's parameter
+            value). Write them as named arguments: ``update(self, values, option,
+            feedback, alpha)``.
 
         Returns
         -------
@@ -124,12 +130,25 @@ class AbstractLearningRule(eqx.Module):
             as ``state``.
         """
 
-    def values_of(self, state: RuleState) -> Float[Array, " options"]:
-        """The values of the options held in ``state``.
+    def values_of(self, state: RuleState, **inputs: Float[Array, ""]) -> Float[Array, " options"]:
+        """The values of the options that drive this trial's decision.
 
-        The default reads the state itself when it is an array, else its ``values``
-        entry (a field of an ``eqx.Module`` or ``NamedTuple``, or a dict key).
+        Parameters
+        ----------
+        state
+            The state before this trial's update.
+        **inputs
+            One scalar per name in ``cues`` and in ``params`` (this trial's), for rules
+            whose values at decision time depend on them (working memory decayed to
+            this trial, weighted by the set size). The default ignores them.
+
+        Returns
+        -------
+        Array
+            The state itself when it is an array, else its ``values`` entry (a field of
+            an ``eqx.Module`` or ``NamedTuple``, or a dict key).
         """
+        del inputs
         if isinstance(state, jax.Array):
             return state
         parts = state_parts(state)

@@ -56,7 +56,7 @@ def conditional_draws(
     grid, rows = trials.grid, trials.rows
 
     def draw(arrs: dict[str, Array], key: PRNGKeyArray) -> tuple[Array, Array]:
-        _, dparams = decide_grid(comp, trials, one_draw(arrs, units), n_states)
+        _, _, dparams = decide_grid(comp, trials, one_draw(arrs, units), n_states)
         # The states do not depend on the draws, so all trials sample in one batch
         # (flattened: a sampler need only handle 1-D parameters).
         shape = grid.option.shape
@@ -87,7 +87,7 @@ def run_conditional(
     dtype = float_dtype(model.precision)
     comp = model.composition
     with precision_scope(model.precision):
-        trials = Trials.from_layout(layout, comp.data_fields, dtype)
+        trials = Trials.from_layout(layout, comp.trial_fields, dtype)
         jarrays = {k: jnp.asarray(v, dtype=dtype) for k, v in arrays.items()}
         rt, option = conditional_draws(comp, trials, jarrays, units, jax.random.split(key, d), layout.n_states)
         return np.asarray(rt), np.asarray(option)

@@ -42,9 +42,11 @@ from .._precision import float_dtype, precision_scope
 from .._types import Array, PRNGKeyArray
 from ..data import response_column
 from ..engine import (
+    DERIVED_FIELDS,
     Composition,
-    add_draw_axis,
     Readout,
+    add_draw_axis,
+    cue_inputs,
     decision_params,
     draw_arrays,
     initial_state,
@@ -73,14 +75,21 @@ def check_loop(comp: Composition, choices: tuple, env: AbstractEnvironment) -> N
             f"{comp.n_options} (choices={choices!r})"
         )
     rule, mapping = comp.learning_rule, comp.mapping
-    other = [f for f in rule.fields if f not in env.fields]
+    cues = [f for f in rule.cues if f not in DERIVED_FIELDS]
+    if cues:
+        raise ValueError(
+            f"{type(rule).__name__} reads the data field(s) {cues} before each choice, which a "
+            "closed-loop simulation cannot produce; use simulate_conditional with data that "
+            "holds those columns"
+        )
+    other = [f for f in rule.fields if f not in (*env.fields, *DERIVED_FIELDS)]
     if other:
         raise ValueError(
             f"{type(rule).__name__} reads the data field(s) {other}, which a closed-loop "
             f"simulation in {type(env).__name__} cannot produce (it produces {env.fields}); "
             "use simulate_conditional with data that holds those columns"
         )
-    if mapping.fields:
+    if [f for f in mapping.fields if f not in DERIVED_FIELDS]:
         raise ValueError(
             f"{type(mapping).__name__} reads the data field(s) {list(mapping.fields)} before each "
             "choice, which a closed-loop simulation cannot produce; use simulate_conditional "
@@ -126,8 +135,9 @@ def closed_loop(
     def step(state: Any, x: tuple[Array, PRNGKeyArray]):
         trial, key = x
         key_decision, key_env = jax.random.split(key)
-        seen: Readout = readout(comp, state, 1)
-        dparams = decision_params(comp, seen, {}, params, batch_dims=1)
+        index = jnp.broadcast_to(trial.astype(dtype), (batch,))
+        seen: Readout = readout(comp, state, cue_inputs(comp, {"trial_index": index}, rl), batch_dims=1)
+        dparams = decision_params(comp, seen, {"trial_index": index}, params, batch_dims=1)
         rt, choice = decision.sample(key_decision, **dparams)
         missed = ~jnp.isfinite(rt)
         option = jnp.where(missed, 0, option_index(choice, decision.choices))
@@ -136,7 +146,7 @@ def closed_loop(
         produced = {k: v.astype(dtype) for k, v in produced.items()}
         # A missed trial teaches nothing.
         update = lambda s, o, obs, f, p: update_state(comp, s, o, obs, f, p)  # noqa: E731
-        state = jax.vmap(update)(state, option, ~missed, produced, rl)
+        state = jax.vmap(update)(state, option, ~missed, produced | {"trial_index": index}, rl)
         correct = option == env.best_option(trial)
         return state, LoopOutput(rt, option, produced, missed, correct)
 

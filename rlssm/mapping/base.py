@@ -1,4 +1,4 @@
-"""Mappings: a trial's values (and whatever else they read) become decision parameters."""
+"""The abstract mapping: a trial's values (and whatever else it reads) become decision parameters."""
 
 import abc
 from collections.abc import Mapping
@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 
-from ._spec import ParamDecl
-from ._types import Array, Float
+from .._spec import ParamDecl
+from .._types import Array, Float
 
 if TYPE_CHECKING:
     # equinox's documented workaround: pyright must see a plain ClassVar, otherwise it
@@ -62,18 +62,3 @@ class AbstractMapping(eqx.Module):
         dict
             One scalar per name in ``outputs``.
         """
-
-
-class DriftScaling(AbstractMapping):
-    """Drift proportional to the value difference: ``v = scaler * (Q[1] - Q[0])``.
-
-    Option 1 is the upper boundary, so a larger value of option 1 drifts up.
-    """
-
-    params = {"scaler": (0.0, 10.0)}
-    outputs = ("v",)
-
-    def __call__(
-        self, values: Float[Array, " options"], scaler: Float[Array, ""]
-    ) -> dict[str, Float[Array, ""]]:
-        return {"v": scaler * (values[1] - values[0])}

@@ -11,8 +11,25 @@ ends (``rlssm.plots``, ``rlssm.cli``). See the Architecture page of the docs.
 from ._errors import DataError, LANRangeWarning
 from .decision import DDM, AbstractDecisionModel, Angle, AngleLAN
 from .environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
-from .learning import AbstractLearningRule, DualRateRW, PearceHall, RescorlaWagner
-from .mapping import AbstractMapping, DriftScaling
+from .learning import (
+    RLWM,
+    AbstractLearningRule,
+    ChoiceKernel,
+    CounterfactualRW,
+    DualRateRW,
+    ForgettingRW,
+    KalmanFilter,
+    PearceHall,
+    RescorlaWagner,
+)
+from .mapping import (
+    AbstractMapping,
+    DriftScaling,
+    KernelDrift,
+    SigmoidDrift,
+    UncertaintyDrift,
+    ValueModulatedThreshold,
+)
 from .model import RLSSM
 from . import data, fitting, internal, sharding, simulation  # noqa: E402  (submodules users reach as rlssm.X)
 
@@ -27,12 +44,21 @@ __all__ = [
     "Angle",
     "AngleLAN",
     "BernoulliBandit",
+    "ChoiceKernel",
+    "CounterfactualRW",
     "DDM",
     "DataError",
     "DriftScaling",
     "DualRateRW",
+    "ForgettingRW",
     "GaussianBandit",
+    "KalmanFilter",
+    "KernelDrift",
     "LANRangeWarning",
     "PearceHall",
+    "RLWM",
     "RescorlaWagner",
+    "SigmoidDrift",
+    "UncertaintyDrift",
+    "ValueModulatedThreshold",
 ]

@@ -159,8 +159,13 @@ def prepare(
     data: object,
     choices: Sequence[Hashable] = (0, 1),
     fields: Sequence[str] = ("feedback",),
+    cues: Sequence[str] = (),
 ) -> TrialLayout:
     """Validate ``data`` and arrange it as a [`TrialLayout`][rlssm.data.TrialLayout].
+
+    ``fields`` may be NaN on missed trials (they are outcomes of a response) and are 0.0
+    there in the layout; those also in ``cues`` are known before the choice, must be
+    finite on every row, missed trials included, and keep their values.
 
     Raises
     ------
@@ -214,6 +219,13 @@ def prepare(
         x = _numeric(data, name)
         if np.isinf(x).any():
             raise _where(data, np.isinf(x), name, f"expected a finite {name}")
+        if name in cues:
+            if np.isnan(x).any():
+                raise _where(data, np.isnan(x), name,
+                             f"{name} is known before the choice: it must be given on every trial, "
+                             "missed ones included")
+            field_values[name] = x
+            continue
         if (np.isnan(x) & ~missed).any():
             raise _where(data, np.isnan(x) & ~missed, name,
                          f"{name} is NaN on an answered trial (NaN is allowed only on missed trials)")

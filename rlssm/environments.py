@@ -13,6 +13,16 @@ permuted. From trial ``reversals[j]`` on (``j + 1`` reversals so far), arm ``k``
 what arm ``(k + j + 1) % n_options`` paid before the first reversal: for two arms the
 arms swap at every reversal; for more arms the distributions rotate by one arm each
 time. The best option moves with its distribution.
+
+Complete feedback
+-----------------
+With ``complete_feedback=True`` a two-armed bandit also shows what the other arm would
+have paid: `outcome` returns ``feedback`` (the chosen arm's draw, the same draw as
+without complete feedback under the same key) and ``feedback_unchosen`` (an independent
+draw of the other arm, reversals applied), and the bandit declares both in ``fields``.
+This is what [`CounterfactualRW`][rlssm.CounterfactualRW] reads. Complete feedback is
+defined for two arms only (a ``ValueError`` otherwise): with more arms, one
+``feedback_unchosen`` number cannot say what each unchosen arm paid.
 """
 
 import abc
@@ -48,7 +58,7 @@ class AbstractEnvironment(eqx.Module):
     """
 
     n_options: AbstractVar[int]
-    fields: ClassVar[tuple[str, ...]] = ("feedback",)
+    fields: ClassVar[tuple[str, ...]] = ("feedback",)  # a property where it depends on settings
 
     def outcome(
         self,
@@ -168,6 +178,32 @@ def _current_best(values, n: int, reversals, trial) -> Int[Array, ""]:
     return (best - _n_reversals(reversals, trial)) % n
 
 
+_COMPLETE_FIELDS = ("feedback", "feedback_unchosen")
+
+
+def _check_complete_feedback(name: str, n_options: int, complete_feedback: bool) -> None:
+    if complete_feedback and n_options != 2:
+        raise ValueError(
+            f"{name}(complete_feedback=True) needs exactly 2 arms, got {n_options}: with more "
+            "arms one feedback_unchosen value cannot say what each unchosen arm paid"
+        )
+
+
+def _complete_outcome(
+    env: AbstractEnvironment,
+    key: PRNGKeyArray,
+    trial: Int[ArrayLike, ""],
+    option: Int[ArrayLike, ""],
+) -> dict[str, Float[Array, ""]]:
+    """The chosen arm's feedback (drawn with ``key``, as `reward` alone would) and the
+    other arm's (drawn with a key folded from it) of a two-armed bandit."""
+    other = 1 - jnp.asarray(option, dtype=jnp.int32)
+    return {
+        "feedback": env.reward(key, trial, option),
+        "feedback_unchosen": env.reward(jax.random.fold_in(key, 1), trial, other),
+    }
+
+
 # ---------------------------------------------------------------------- bandits
 class GaussianBandit(AbstractEnvironment):
     """A multi-armed bandit with Gaussian feedback: ``feedback ~ Normal(means[arm], sd[arm])``.
@@ -183,6 +219,9 @@ class GaussianBandit(AbstractEnvironment):
         Trial indices at which the arms' distributions are permuted (swapped for two
         arms, rotated by one arm for more; see the module docs). Non-negative,
         strictly increasing.
+    complete_feedback
+        Also show the other arm's draw, as ``feedback_unchosen`` (two arms only; see
+        the module docs). Default False: ``fields`` is ``("feedback",)``.
 
     Examples
     --------
@@ -194,12 +233,14 @@ class GaussianBandit(AbstractEnvironment):
     means: Float[np.ndarray, " options"]
     sd: Float[np.ndarray, " options"]
     reversals: Int[np.ndarray, " reversals"]
+    complete_feedback: bool = eqx.field(static=True)
 
     def __init__(
         self,
         means: Sequence[float] | np.ndarray,
         sd: float | Sequence[float] | np.ndarray = 1.0,
         reversals: Sequence[int] | np.ndarray = (),
+        complete_feedback: bool = False,
     ):
         self.means = _arm_values("means", means)
         sd_arr = np.array(sd, dtype=float)
@@ -212,15 +253,31 @@ class GaussianBandit(AbstractEnvironment):
             )
         self.sd = sd_arr
         self.reversals = _as_int_array(reversals)
+        self.complete_feedback = bool(complete_feedback)
 
     def __check_init__(self) -> None:
         if not (np.isfinite(self.sd).all() and (self.sd > 0).all()):
             raise ValueError(f"sd must be positive and finite, got {tuple(self.sd.tolist())}")
         _check_reversals(self.reversals)
+        _check_complete_feedback("GaussianBandit", self.n_options, self.complete_feedback)
 
     @property
     def n_options(self) -> int:
         return len(self.means)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return _COMPLETE_FIELDS if self.complete_feedback else ("feedback",)
+
+    def outcome(
+        self,
+        key: PRNGKeyArray,
+        trial: Int[ArrayLike, ""],
+        option: Int[ArrayLike, ""],
+    ) -> dict[str, Float[Array, ""]]:
+        if self.complete_feedback:
+            return _complete_outcome(self, key, trial, option)
+        return {"feedback": self.reward(key, trial, option)}
 
     def reward(
         self,
@@ -248,6 +305,9 @@ class BernoulliBandit(AbstractEnvironment):
         Trial indices at which the arms' probabilities are permuted (swapped for two
         arms, rotated by one arm for more; see the module docs). Non-negative,
         strictly increasing.
+    complete_feedback
+        Also show the other arm's draw, as ``feedback_unchosen`` (two arms only; see
+        the module docs). Default False: ``fields`` is ``("feedback",)``.
 
     Examples
     --------
@@ -258,23 +318,41 @@ class BernoulliBandit(AbstractEnvironment):
 
     p: Float[np.ndarray, " options"]
     reversals: Int[np.ndarray, " reversals"]
+    complete_feedback: bool = eqx.field(static=True)
 
     def __init__(
         self,
         p: Sequence[float] | np.ndarray,
         reversals: Sequence[int] | np.ndarray = (),
+        complete_feedback: bool = False,
     ):
         self.p = _arm_values("p", p)
         self.reversals = _as_int_array(reversals)
+        self.complete_feedback = bool(complete_feedback)
 
     def __check_init__(self) -> None:
         if not ((self.p >= 0.0) & (self.p <= 1.0)).all():
             raise ValueError(f"p must hold probabilities in [0, 1], got {tuple(self.p.tolist())}")
         _check_reversals(self.reversals)
+        _check_complete_feedback("BernoulliBandit", self.n_options, self.complete_feedback)
 
     @property
     def n_options(self) -> int:
         return len(self.p)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return _COMPLETE_FIELDS if self.complete_feedback else ("feedback",)
+
+    def outcome(
+        self,
+        key: PRNGKeyArray,
+        trial: Int[ArrayLike, ""],
+        option: Int[ArrayLike, ""],
+    ) -> dict[str, Float[Array, ""]]:
+        if self.complete_feedback:
+            return _complete_outcome(self, key, trial, option)
+        return {"feedback": self.reward(key, trial, option)}
 
     def reward(
         self,

@@ -163,7 +163,8 @@ class RLSSM(eqx.Module):
     # ------------------------------------------------------------------ data
     def prepare(self, data: pd.DataFrame) -> TrialLayout:
         """Validate ``data`` for this model and arrange it (see `rlssm.data.prepare`)."""
-        return prepare(data, self.choices, self.composition.data_fields)
+        comp = self.composition
+        return prepare(data, self.choices, comp.data_fields, cues=comp.learning_rule.cues)
 
     # ------------------------------------------------------------------ likelihood
     def logp_fn(

@@ -211,8 +211,9 @@ def simulate(
     Parameters
     ----------
     model
-        The model; its learning rule may read only ``feedback`` (what an environment
-        produces).
+        The model; its learning rule may read only the fields ``env`` produces
+        (``env.fields``: ``feedback``, and ``feedback_unchosen`` for a bandit with
+        ``complete_feedback=True``).
     params
         Every name in ``model.param_names`` mapped to a scalar, a 1-D array of
         ``n_participants`` values, or a ``pandas.Series`` indexed by ``0 .. n-1``.
@@ -231,18 +232,18 @@ def simulate(
         One row per trial, ordered by participant then trial: ``participant_id``
         (``0 .. n-1``), ``trial_id`` (``0 .. n_trials-1``), ``response`` (a value of
         ``model.choices``: float for numeric codings, object otherwise), ``rt``,
-        ``feedback`` and ``correct`` (1.0 where the chosen option was
-        ``env.best_option(trial)``, else 0.0). Trials where the sampler never decided
-        (``rt = inf``) are missed: NaN in response, rt, feedback and correct, and no
-        update.
+        one column per name in ``env.fields`` (``feedback``, ...) and ``correct``
+        (1.0 where the chosen option was ``env.best_option(trial)``, else 0.0). Trials
+        where the sampler never decided (``rt = inf``) are missed: NaN in response, rt,
+        the env's fields and correct, and no update.
 
     Raises
     ------
     DataError
         If ``params`` lacks or has unknown names, wrong shapes, or non-finite values.
     ValueError
-        If ``env`` does not match the model or the learning rule needs fields other
-        than ``feedback``.
+        If ``env`` does not match the model or the learning rule needs fields
+        ``env`` does not produce.
     """
     return run_generative(model, params, env, n_participants, n_trials, seed, draws=False)
 

@@ -280,22 +280,48 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(minimum: int):
+    """An argparse type: an integer of at least ``minimum`` (argparse's one-line error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a positive, finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlssm", description=(__doc__ or "rlssm").splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     def sampling(sp: argparse.ArgumentParser, chains: int, tune: int, draws: int) -> None:
-        sp.add_argument("--chains", type=int, default=chains)
-        sp.add_argument("--tune", type=int, default=tune)
-        sp.add_argument("--draws", type=int, default=draws)
+        sp.add_argument("--chains", type=_count(1), default=chains)
+        sp.add_argument("--tune", type=_count(0), default=tune)
+        sp.add_argument("--draws", type=_count(1), default=draws)
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--precision", choices=("float32", "float64"), default="float64")
 
     d = sub.add_parser("demo", help="simulate the seed design, fit it, summarise, plot (the main job)")
-    d.add_argument("--participants", type=int, default=8)
-    d.add_argument("--trials", type=int, default=120)
+    d.add_argument("--participants", type=_count(1), default=8)
+    d.add_argument("--trials", type=_count(1), default=120)
     d.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
-    d.add_argument("--ppc-draws", type=int, default=50)
+    d.add_argument("--ppc-draws", type=_count(1), default=50)
     d.add_argument("--out", default="rlssm_output")
     d.add_argument("--full", action="store_true",
                    help="the seed's full size: 20 participants x 200 trials, 4 chains x 1000 + 1000")
@@ -316,10 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rule", choices=tuple(RULES), default="dual")
     s.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
     s.add_argument("--choices", default="0,1")
-    s.add_argument("--participants", type=int, default=20)
-    s.add_argument("--trials", type=int, default=200)
+    s.add_argument("--participants", type=_count(1), default=20)
+    s.add_argument("--trials", type=_count(1), default=200)
     s.add_argument("--means", type=float, nargs="+", default=[0.2, 0.8])
-    s.add_argument("--sd", type=float, default=0.1)
+    s.add_argument("--sd", type=_positive, default=0.1)
     s.add_argument("--reversals", type=int, nargs="*", default=[])
     s.add_argument("--param", action="append", help="NAME=VALUE, e.g. --param scaler=3")
     s.add_argument("--seed", type=int, default=0)
@@ -349,7 +375,8 @@ def _quiet_third_party() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlssm`` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     _quiet_third_party()
     import matplotlib
 
@@ -357,7 +384,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "full", False):
         args.participants, args.trials, args.chains, args.tune, args.draws = 20, 200, 4, 1000, 1000
     _one_cpu_device_per_chain(getattr(args, "chains", 1))
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (OSError, ValueError) as err:
+        # Bad input (a missing, unreadable, empty or mis-encoded file, invalid data or
+        # settings: DataError is a ValueError) gets argparse's treatment: one line, exit 2.
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if isinstance(err, UnicodeDecodeError):
+            message = f"cannot read the file as UTF-8 text ({err.reason}); save the CSV as UTF-8"
+        if isinstance(err, (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError)):
+            message = f"{getattr(args, 'data', 'the data file')}: {message}"
+        print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 def _one_cpu_device_per_chain(chains: int) -> None:

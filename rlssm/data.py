@@ -10,6 +10,7 @@ the input back to its place.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -18,6 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ._errors import DataError
+
+SLOW_MEDIAN_RT = 20.0
+"""Seconds: a larger median rt is most likely in milliseconds, and rlssm warns."""
 
 REQUIRED = ("participant_id", "trial_id", "response", "rt")
 OPTIONAL = ("block", "state")
@@ -42,8 +46,16 @@ def _plain(x: object) -> object:
 
 
 def _numeric(data: pd.DataFrame, column: str) -> np.ndarray:
+    if pd.api.types.is_timedelta64_dtype(data[column]) or pd.api.types.is_datetime64_any_dtype(data[column]):
+        raise DataError(
+            f"column {column!r} holds {data[column].dtype} values; expected plain numbers "
+            f"(seconds for rt): convert with data[{column!r}].dt.total_seconds()"
+        )
     try:
-        return cast(pd.Series, pd.to_numeric(data[column], errors="raise")).to_numpy(dtype=float)
+        # na_value: pandas' nullable dtypes (convert_dtypes(), pd.NA) become NaN.
+        return cast(pd.Series, pd.to_numeric(data[column], errors="raise")).to_numpy(
+            dtype=float, na_value=np.nan
+        )
     except (ValueError, TypeError) as err:
         coerced = cast(pd.Series, pd.to_numeric(data[column], errors="coerce"))
         bad = coerced.isna() & data[column].notna()
@@ -57,7 +69,7 @@ def _response_codes(data: pd.DataFrame, choices: Sequence[Hashable]) -> tuple[np
     option = np.full(len(data), -1, dtype=np.int64)
     matched = np.zeros(len(data), dtype=bool)
     for k, c in enumerate(choices):
-        hit = (resp == c).to_numpy() & ~missed
+        hit = (resp == c).fillna(False).to_numpy(dtype=bool) & ~missed
         option[hit] = k
         matched |= hit
     bad = ~matched & ~missed
@@ -213,6 +225,13 @@ def prepare(
     nonpos = ~rt_nan & (rt <= 0)
     if nonpos.any():
         raise _where(data, nonpos, "rt", "expected a positive response time in seconds")
+    if (~rt_nan).any() and np.median(rt[~rt_nan]) > SLOW_MEDIAN_RT:
+        warnings.warn(
+            f"column 'rt': the median response time is {np.median(rt[~rt_nan]):.4g} s; rlssm reads rt "
+            "in seconds (milliseconds? divide by 1000)",
+            UserWarning,
+            stacklevel=3,
+        )
 
     field_values: dict[str, np.ndarray] = {}
     for name in fields:
@@ -238,6 +257,15 @@ def prepare(
                 raise _where(data, na, name, f"expected a {name} label, not NaN")
 
     # Participants: sorted labels (API: per-participant arrays follow sorted order).
+    kinds = {
+        "number" if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) else type(x).__name__
+        for x in data["participant_id"].tolist()
+    }
+    if len(kinds) > 1:
+        raise DataError(
+            f"column 'participant_id' mixes value types {sorted(kinds)} (e.g. 1 and '1'); they "
+            "would sort unpredictably and could name one participant twice: use one type"
+        )
     pid_codes, participants = pd.factorize(data["participant_id"], sort=True)
     n_part = len(participants)
 

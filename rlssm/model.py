@@ -6,6 +6,7 @@ the engine ([`rlssm.internal`][rlssm.internal]) and its consumers (simulation, t
 bridge), which the methods below call.
 """
 
+import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -81,8 +82,12 @@ class RLSSM(eqx.Module):
         bounds: Mapping[str, Bounds] | None = None,
         precision: Precision = "float64",
     ):
+        if isinstance(choices, (str, bytes)):
+            raise TypeError(f"choices must be a sequence of response values, e.g. (0, 1), got the string {choices!r}")
         self.choices = tuple(choices)
         self.precision = check_precision(precision)
+        if any(isinstance(c, float) and math.isnan(c) for c in self.choices):
+            raise ValueError(f"choices must be response values, not NaN (NaN marks a missed response), got {self.choices!r}")
         if len(set(self.choices)) != len(self.choices):
             raise ValueError(f"choices must be distinct, got {self.choices!r}")
         self.composition = Composition(
@@ -95,8 +100,10 @@ class RLSSM(eqx.Module):
                     f"bounds: {name!r} is not a parameter of this model; parameters are "
                     f"{tuple(merged)}"
                 )
+            if not (isinstance(bound, (tuple, list)) and len(bound) == 2):
+                raise ValueError(f"bounds: {name!r} needs a (lower, upper) pair, got {bound!r}")
             lower, upper = float(bound[0]), float(bound[1])
-            if not lower < upper:
+            if not lower < upper:  # NaN fails this too
                 raise ValueError(f"bounds: {name!r} needs lower < upper, got {bound!r}")
             merged[name] = (lower, upper)
         self._bounds = tuple(merged.items())

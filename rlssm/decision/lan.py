@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import urllib.request
 import warnings
 from collections.abc import Mapping
@@ -61,6 +62,7 @@ LOGP_FLOOR = -66.1
 # Short on purpose: an offline machine should learn at once how to supply the file
 # rather than wait through retries. It bounds the connection and each read.
 _DOWNLOAD_TIMEOUT_S = 5.0
+_DOWNLOAD_DEADLINE_S = 300.0  # the whole download (the published angle LAN is ~200 kB)
 
 _ACTIVATIONS = {
     "Tanh": "tanh",
@@ -142,7 +144,10 @@ class LANNetwork(eqx.Module):
         from onnx import helper, numpy_helper
 
         path = Path(path)
-        model = onnx.load(path)
+        try:
+            model = onnx.load(path)
+        except Exception as err:  # protobuf's DecodeError and friends do not name the file
+            raise ValueError(f"{path}: not a readable ONNX model ({type(err).__name__}: {err})") from err
         graph = model.graph
         where = f"{path}"
 
@@ -365,6 +370,9 @@ def _download(url: str, dest: Path, sha256: str) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
         tmp = Path(tmp_name)
+        # The timeout bounds each read; the deadline bounds the whole download, so that
+        # a server trickling bytes cannot hold the caller forever.
+        deadline = time.monotonic() + _DOWNLOAD_DEADLINE_S
         with (
             os.fdopen(fd, "wb") as out,
             urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response,
@@ -372,6 +380,8 @@ def _download(url: str, dest: Path, sha256: str) -> None:
             while chunk := response.read(1 << 16):
                 digest.update(chunk)
                 out.write(chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the download took longer than {_DOWNLOAD_DEADLINE_S:.0f} s")
     except (OSError, ValueError) as exc:  # URLError, HTTPError and timeouts are OSErrors
         if tmp is not None:
             tmp.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import equinox as eqx
@@ -61,6 +62,9 @@ class Composition(eqx.Module):
         _instance("mapping", self.mapping, AbstractMapping)
         _instance("decision_model", self.decision_model, AbstractDecisionModel)
         rule, mapping, decision = self.learning_rule, self.mapping, self.decision_model
+        start = rule.initial_value
+        if start is not None and not (isinstance(start, (int, float)) and math.isfinite(start)):
+            raise ValueError(f"{type(rule).__name__}: initial_value must be a finite number, got {start!r}")
         unknown = set(mapping.outputs) - set(decision.param_names)
         if unknown:
             raise ValueError(

@@ -150,6 +150,9 @@ class Hierarchical:
         if bad:
             raise ValueError(f"group_sd must be positive and finite, got {bad}")
 
+        if isinstance(centred, str):
+            # A lone name would otherwise be read as its letters.
+            raise TypeError(f"centred must be a sequence of parameter names, e.g. ({centred!r},), got the string {centred!r}")
         centred = tuple(centred)
         unknown = [k for k in centred if k not in model.param_names]
         if unknown:

@@ -119,6 +119,14 @@ def prior_spec(name: str, spec: Any) -> tuple[str, dict[str, Any]]:
     return parsed.dist, args
 
 
+SCALE_ARGUMENTS = ("sigma", "tau", "lam")
+"""Prior arguments that must be positive in every PyMC distribution that has them
+(PyMC itself would fail only when sampling); ``alpha`` and ``beta`` too for the
+distributions in `POSITIVE_SHAPES`."""
+
+POSITIVE_SHAPES = ("Beta", "Gamma", "InverseGamma", "Weibull", "Kumaraswamy")
+
+
 def location(
     name: str, spec: Any, lower: float, upper: float
 ) -> tuple[Any, float | None, tuple[float, float]]:
@@ -148,6 +156,14 @@ def location(
         raise ValueError(
             f"priors[{name!r}]: support ({lo}, {hi}) must lie within the parameter's bounds "
             f"({lower}, {upper})"
+        )
+    for key in SCALE_ARGUMENTS + (("alpha", "beta") if dist in POSITIVE_SHAPES else ()):
+        value = kwargs.get(key)
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"priors[{name!r}]: {key} must be positive and finite, got {value!r}")
+    if initval is not None and not (lo < float(initval) < hi):
+        raise ValueError(
+            f"priors[{name!r}]: initval {initval!r} lies outside the prior's support ({lo}, {hi})"
         )
     if dist in ("Normal", "TruncatedNormal"):
         if math.isinf(lo) and math.isinf(hi):

@@ -201,3 +201,21 @@ def machine_note() -> str:
         load = ""
     devs = ", ".join(str(d) for d in jax.devices())
     return f"jax {jax.__version__} backend={jax.default_backend()} devices=[{devs}] cpus={os.cpu_count()}{load}"
+
+
+class Report:
+    """Collects markdown; prints as it goes."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        self("| " + " | ".join(header) + " |")
+        self("|" + "|".join("---" for _ in header) + "|")
+        for row in rows:
+            self("| " + " | ".join(row) + " |")
+        self()

@@ -84,24 +84,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-class Report:
-    """Collects markdown; prints as it goes."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
-
-    def table(self, header: list[str], rows: list[list[str]]) -> None:
-        self("| " + " | ".join(header) + " |")
-        self("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            self("| " + " | ".join(row) + " |")
-        self()
-
-
 def _q(x: np.ndarray) -> list[str]:
     if x.size == 0:
         return ["-"] * 4
@@ -485,7 +467,7 @@ def main(argv=None) -> None:
     m_lan = rlssm.RLSSM(rlssm.DualRateRW(), lan, precision="float64")
     m_ex = rlssm.RLSSM(rlssm.DualRateRW(), exact, precision="float64")
 
-    rep = Report()
+    rep = common.Report()
     rep("# AngleLAN vs exact Angle")
     rep()
     with jax.enable_x64(True):

@@ -9,7 +9,17 @@ ends (``rlssm.plots``, ``rlssm.cli``). See the Architecture page of the docs.
 """
 
 from ._errors import DataError, LANRangeWarning
-from .decision import DDM, AbstractDecisionModel, Angle, AngleLAN
+from .decision import (
+    DDM,
+    LAN,
+    LBA,
+    RDM,
+    AbstractDecisionModel,
+    Angle,
+    AngleLAN,
+    Fixed,
+    Softmax,
+)
 from .environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
 from .learning import (
     RLWM,
@@ -24,11 +34,14 @@ from .learning import (
 )
 from .mapping import (
     AbstractMapping,
+    Advantage,
     DriftScaling,
     KernelDrift,
+    RaceScaling,
     SigmoidDrift,
     UncertaintyDrift,
     ValueModulatedThreshold,
+    Values,
 )
 from .model import RLSSM
 from . import data, fitting, internal, sharding, simulation  # noqa: E402  (submodules users reach as rlssm.X)
@@ -41,6 +54,7 @@ __all__ = [
     "AbstractEnvironment",
     "AbstractLearningRule",
     "AbstractMapping",
+    "Advantage",
     "Angle",
     "AngleLAN",
     "BernoulliBandit",
@@ -50,15 +64,22 @@ __all__ = [
     "DataError",
     "DriftScaling",
     "DualRateRW",
+    "Fixed",
     "ForgettingRW",
     "GaussianBandit",
     "KalmanFilter",
     "KernelDrift",
+    "LAN",
     "LANRangeWarning",
+    "LBA",
     "PearceHall",
+    "RDM",
     "RLWM",
+    "RaceScaling",
     "RescorlaWagner",
     "SigmoidDrift",
+    "Softmax",
     "UncertaintyDrift",
     "ValueModulatedThreshold",
+    "Values",
 ]

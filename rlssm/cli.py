@@ -23,7 +23,12 @@ import pandas as pd
 from ._errors import DataError
 
 RULES = {"dual": "DualRateRW", "rw": "RescorlaWagner"}
-DECISIONS = {"angle": "Angle", "ddm": "DDM", "angle-lan": "AngleLAN"}
+DECISIONS = {
+    "angle": "Angle", "ddm": "DDM", "angle-lan": "AngleLAN", "softmax": "Softmax", "rdm": "RDM", "lba": "LBA",
+}
+# Decision models of any number of options (built with n_options = len(choices)) and
+# the mapping each gets: values for the softmax, scaled values as race drifts.
+N_OPTION = {"softmax": "Values", "rdm": "RaceScaling", "lba": "RaceScaling"}
 
 # Group-level generating values of the demo: the seed tutorial's group means (its data
 # file's params_true_group), with a lower rate for negative prediction errors.
@@ -39,12 +44,21 @@ DEMO_SPREAD = {
 
 def _model(rule: str, decision: str, choices: Sequence[Any], precision: str):
     from . import decision as decisions
-    from . import learning
+    from . import learning, mapping
     from .model import RLSSM
 
     r = getattr(learning, RULES[rule])()
-    d = getattr(decisions, DECISIONS[decision])()
-    return RLSSM(r, d, choices=tuple(choices), precision=precision)  # type: ignore[arg-type]
+    cls = getattr(decisions, DECISIONS[decision])
+    if decision in N_OPTION:
+        d = cls(n_options=len(choices))
+        m = getattr(mapping, N_OPTION[decision])()
+        return RLSSM(r, d, m, choices=tuple(choices), precision=precision)  # type: ignore[arg-type]
+    if len(choices) != 2:
+        raise ValueError(
+            f"--decision {decision} has two options, got --choices with {len(choices)}; "
+            f"for more options use one of {tuple(N_OPTION)}"
+        )
+    return RLSSM(r, cls(), choices=tuple(choices), precision=precision)  # type: ignore[arg-type]
 
 
 def _choices(text: str) -> tuple[Any, ...]:
@@ -235,8 +249,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         name, _, value = item.partition("=")
         if name not in model.param_names:
             raise SystemExit(f"--param {item}: {name!r} is not a parameter {model.param_names}")
-        params[name] = float(value)
-    env = GaussianBandit(means=tuple(args.means), sd=args.sd, reversals=tuple(args.reversals))
+        try:
+            params[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--param {item}: expected NAME=NUMBER, e.g. --param scaler=3") from None
+    # Default arm means: evenly spaced from 0.2 to 0.8, one per option.
+    means = tuple(args.means) if args.means else tuple(np.linspace(0.2, 0.8, model.n_options).round(4))
+    env = GaussianBandit(means=means, sd=args.sd, reversals=tuple(args.reversals))
     data = model.simulate(params, env, n_participants=args.participants, n_trials=args.trials,
                           seed=args.seed)
     data.to_csv(args.out, index=False)
@@ -257,18 +276,21 @@ def check_report(data: pd.DataFrame, model) -> list[str]:
         + ("" if counts.min() == counts.max() else " (unequal: fine, rlssm pads and masks)"),
         f"response coding: {model.choices} -> options {tuple(range(model.n_options))}; "
         f"decision model coding {model.decision_model.choices}",
-        f"missed trials (rt and response NaN): {missed}",
+        f"missed trials ({'response' if model.decision_model.choice_only else 'rt and response'} NaN): {missed}",
         f"blocks: {'yes, ' + str(data['block'].nunique()) + ' labels' if layout.has_block else 'no block column'}",
         f"states: {'yes, ' + str(len(layout.states)) + ' states' if layout.has_state else 'no state column'}",
-        f"rt: min {np.nanmin(data['rt']):.3f} s, median {np.nanmedian(data['rt']):.3f} s, "
-        f"max {np.nanmax(data['rt']):.3f} s",
     ]
+    if model.decision_model.choice_only:
+        lines.append("rt: not used (choice-only model)")
+    else:
+        rt = data["rt"]
+        lines.append(f"rt: min {np.nanmin(rt):.3f} s, median {np.nanmedian(rt):.3f} s, max {np.nanmax(rt):.3f} s")
     return lines
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     data = pd.read_csv(args.data)
-    model = _model(args.rule, "angle", _choices(args.choices), "float64")
+    model = _model(args.rule, args.decision, _choices(args.choices), "float64")
     try:
         lines = check_report(data, model)
     except DataError as err:
@@ -344,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--choices", default="0,1")
     s.add_argument("--participants", type=_count(1), default=20)
     s.add_argument("--trials", type=_count(1), default=200)
-    s.add_argument("--means", type=float, nargs="+", default=[0.2, 0.8])
+    s.add_argument("--means", type=float, nargs="+", default=None,
+                   help="arm means, one per option (default: 0.2 to 0.8, evenly spaced)")
     s.add_argument("--sd", type=_positive, default=0.1)
     s.add_argument("--reversals", type=int, nargs="*", default=[])
     s.add_argument("--param", action="append", help="NAME=VALUE, e.g. --param scaler=3")
@@ -356,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate DATA.csv and print a report (exit 1 if invalid)")
     c.add_argument("data")
     c.add_argument("--rule", choices=tuple(RULES), default="dual")
+    c.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
     c.add_argument("--choices", default="0,1")
     c.set_defaults(func=cmd_check)
     return p

@@ -86,6 +86,7 @@ def validate(
     data: object,
     choices: Sequence[Hashable] = (0, 1),
     fields: Sequence[str] = ("feedback",),
+    with_rt: bool = True,
 ) -> None:
     """Check ``data`` against the data format; raise `DataError` at the first problem.
 
@@ -97,8 +98,10 @@ def validate(
         The response values in option order.
     fields
         Further columns the model reads (the learning rule's ``fields``).
+    with_rt
+        False for a choice-only model (see [`prepare`][rlssm.data.prepare]).
     """
-    prepare(data, choices, fields)
+    prepare(data, choices, fields, with_rt=with_rt)
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,12 +175,19 @@ def prepare(
     choices: Sequence[Hashable] = (0, 1),
     fields: Sequence[str] = ("feedback",),
     cues: Sequence[str] = (),
+    with_rt: bool = True,
 ) -> TrialLayout:
     """Validate ``data`` and arrange it as a [`TrialLayout`][rlssm.data.TrialLayout].
 
     ``fields`` may be NaN on missed trials (they are outcomes of a response) and are 0.0
     there in the layout; those also in ``cues`` are known before the choice, must be
     finite on every row, missed trials included, and keep their values.
+
+    With ``with_rt=False`` (a choice-only model, e.g. [`Softmax`][rlssm.Softmax]) the
+    ``rt`` column is optional and ignored: a missed trial is one with a NaN response,
+    whatever its rt; an rt that is given must still be a positive number of seconds
+    (or NaN), so that a mislabelled column is not read silently. The layout's rt is 1.0
+    everywhere.
 
     Raises
     ------
@@ -190,14 +200,15 @@ def prepare(
         raise DataError("data has no rows")
     if len(set(choices)) != len(choices) or len(choices) < 2:
         raise DataError(f"choices must list at least two distinct response values, got {choices!r}")
-    missing = [c for c in (*REQUIRED, *fields) if c not in data.columns]
+    required = REQUIRED if with_rt else tuple(c for c in REQUIRED if c != "rt")
+    missing = [c for c in (*required, *fields) if c not in data.columns]
     if missing:
         raise DataError(
-            f"data lacks the column(s) {missing}; expected {list(REQUIRED) + list(fields)} "
+            f"data lacks the column(s) {missing}; expected {list(required) + list(fields)} "
             f"(found {list(data.columns)}). The seed tutorial's file names its trial column "
             "'trial': rename it with data.rename(columns={'trial': 'trial_id'})"
             if "trial_id" in missing and "trial" in data.columns
-            else f"data lacks the column(s) {missing}; expected {list(REQUIRED) + list(fields)} "
+            else f"data lacks the column(s) {missing}; expected {list(required) + list(fields)} "
             f"(found {list(data.columns)})"
         )
     pid_na = data["participant_id"].isna().to_numpy()
@@ -212,26 +223,30 @@ def prepare(
 
     option, missed = _response_codes(data, choices)
 
-    rt = _numeric(data, "rt")
+    rt = _numeric(data, "rt") if "rt" in data.columns else np.full(len(data), np.nan)
     if np.isinf(rt).any():
         raise _where(data, np.isinf(rt), "rt", "expected a finite response time in seconds")
     rt_nan = np.isnan(rt)
-    if (rt_nan & ~missed).any():
-        raise _where(data, rt_nan & ~missed, "rt",
-                     "rt is NaN but response is not: a missed trial has both NaN")
-    if (missed & ~rt_nan).any():
-        raise _where(data, missed & ~rt_nan, "response",
-                     "response is NaN but rt is not: a missed trial has both NaN")
+    if with_rt:
+        if (rt_nan & ~missed).any():
+            raise _where(data, rt_nan & ~missed, "rt",
+                         "rt is NaN but response is not: a missed trial has both NaN")
+        if (missed & ~rt_nan).any():
+            raise _where(data, missed & ~rt_nan, "response",
+                         "response is NaN but rt is not: a missed trial has both NaN")
     nonpos = ~rt_nan & (rt <= 0)
     if nonpos.any():
         raise _where(data, nonpos, "rt", "expected a positive response time in seconds")
-    if (~rt_nan).any() and np.median(rt[~rt_nan]) > SLOW_MEDIAN_RT:
+    if with_rt and (~rt_nan).any() and np.median(rt[~rt_nan]) > SLOW_MEDIAN_RT:
         warnings.warn(
             f"column 'rt': the median response time is {np.median(rt[~rt_nan]):.4g} s; rlssm reads rt "
             "in seconds (milliseconds? divide by 1000)",
             UserWarning,
             stacklevel=3,
         )
+    if not with_rt:
+        # A choice-only model reads no rt: a placeholder the decision model ignores.
+        rt = np.ones(len(data))
 
     field_values: dict[str, np.ndarray] = {}
     for name in fields:

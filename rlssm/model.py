@@ -21,7 +21,7 @@ from ._spec import split_decl
 from ._types import Array, Bounds, Float, Precision
 from .data import TrialLayout, prepare
 from .decision.base import AbstractDecisionModel
-from .engine import RL_PREFIX, Composition, evaluate, make_logp_fn
+from .engine import RL_PREFIX, Composition, check_bounds, evaluate, make_logp_fn
 from .environments import AbstractEnvironment
 from .learning.base import AbstractLearningRule
 from .mapping import AbstractMapping, DriftScaling
@@ -52,7 +52,10 @@ class RLSSM(eqx.Module):
         The data's response values in option order: option ``k`` is ``choices[k]``
         (default ``(0, 1)``). For two-boundary models option 1 is the upper boundary.
     bounds
-        Overrides of the components' default bounds, ``name -> (lower, upper)``.
+        Overrides of the components' default bounds, ``name -> (lower, upper)``: the
+        open interval a fit's priors and links keep the parameter in. It must lie
+        within the component's domain (where the process is defined, e.g. ``z`` in
+        ``(0, 1)``; see [`Domain`][rlssm.engine.Domain]).
     precision
         The float policy: ``"float64"`` (default; reference accuracy) or ``"float32"``
         (faster). All computations of the model run in this dtype, whatever JAX's
@@ -106,6 +109,7 @@ class RLSSM(eqx.Module):
             if not lower < upper:  # NaN fails this too
                 raise ValueError(f"bounds: {name!r} needs lower < upper, got {bound!r}")
             merged[name] = (lower, upper)
+            check_bounds(self.composition, {name: merged[name]})  # within the component's domain
         self._bounds = tuple(merged.items())
 
     def __check_init__(self) -> None:
@@ -171,7 +175,10 @@ class RLSSM(eqx.Module):
     def prepare(self, data: pd.DataFrame) -> TrialLayout:
         """Validate ``data`` for this model and arrange it (see `rlssm.data.prepare`)."""
         comp = self.composition
-        return prepare(data, self.choices, comp.data_fields, cues=comp.learning_rule.cues)
+        return prepare(
+            data, self.choices, comp.data_fields, cues=comp.learning_rule.cues,
+            with_rt=not comp.decision_model.choice_only,
+        )
 
     # ------------------------------------------------------------------ likelihood
     def logp_fn(
@@ -299,6 +306,10 @@ class RLSSM(eqx.Module):
         ``include`` takes ``hssm.Param`` specifications as in HSSM; other keyword
         arguments go to ``hssm.HSSM``. Its log-likelihood and predictive draws align
         with the rows of ``data`` as given.
+
+        Importing HSSM (done here) turns JAX's global ``jax_enable_x64`` on for the
+        whole process, and rlssm leaves it on because HSSM's samplers need it at sample
+        time; see [`rlssm.hssm_bridge.to_hssm`][rlssm.hssm_bridge.to_hssm].
         """
         from .hssm_bridge import to_hssm
 

@@ -88,13 +88,17 @@ def plot_learning_curves(
     obs = _with_rank(observed)
     obs["bin"] = _trial_bins(obs["rank"].to_numpy(), n_bins)
     obs["p_correct"] = _correct(obs, observed, choices)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if not _has_rt(observed):  # choice-only data: the learning curve alone
+        fig, ax = plt.subplots(1, 1, figsize=(5.5, 4))
+        axes = [ax]
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     centers = np.arange(n_bins)
     lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
 
     qs = np.asarray(QUANTILES)
+    with_rt = len(axes) == 2
     obs_curve = cast(pd.Series, obs.groupby("bin")["p_correct"].mean()).reindex(centers)
-    obs_rt = cast(pd.Series, obs.groupby("bin")["rt"].quantile(qs)).unstack().reindex(centers)
     if predictive is not None:
         pred = _with_rank(predictive)
         pred["bin"] = _trial_bins(pred["rank"].to_numpy(), n_bins)
@@ -104,20 +108,128 @@ def plot_learning_curves(
         axes[0].fill_between(centers, cast(pd.Series, per_draw.quantile(lo_q)).reindex(centers),
                              cast(pd.Series, per_draw.quantile(hi_q)).reindex(centers), color="C0", alpha=0.3,
                              label=f"predictive {band:.0%}")
-        rtq = cast(pd.Series, pred.groupby(keys + ["bin"])["rt"].quantile(qs)).unstack(-1)
-        for j, q in enumerate(QUANTILES):
-            per = cast(pd.Series, rtq[q]).unstack("bin")
-            axes[1].fill_between(centers, cast(pd.Series, per.quantile(lo_q)).reindex(centers),
-                                 cast(pd.Series, per.quantile(hi_q)).reindex(centers), color=f"C{j}", alpha=0.25)
+        if with_rt:
+            rtq = cast(pd.Series, pred.groupby(keys + ["bin"])["rt"].quantile(qs)).unstack(-1)
+            for j, q in enumerate(QUANTILES):
+                per = cast(pd.Series, rtq[q]).unstack("bin")
+                axes[1].fill_between(centers, cast(pd.Series, per.quantile(lo_q)).reindex(centers),
+                                     cast(pd.Series, per.quantile(hi_q)).reindex(centers), color=f"C{j}",
+                                     alpha=0.25)
     axes[0].plot(centers, obs_curve.to_numpy(), "k-o", label="observed")
     axes[0].set(xlabel="trial bin", ylabel="P(better option)", ylim=(0, 1.02),
                 title="Learning curve")
     axes[0].axhline(1 / len(choices), color="grey", lw=0.8, ls=":")
     axes[0].legend(loc="lower right")
-    for j, q in enumerate(QUANTILES):
-        axes[1].plot(centers, obs_rt[q].to_numpy(), "-o", color=f"C{j}", label=f"observed q{q:.1f}")
-    axes[1].set(xlabel="trial bin", ylabel="RT (s)", title="RT quantiles (bands: predictive)")
-    axes[1].legend(loc="upper right", fontsize=8)
+    if with_rt:
+        obs_rt = cast(pd.Series, obs.groupby("bin")["rt"].quantile(qs)).unstack().reindex(centers)
+        for j, q in enumerate(QUANTILES):
+            axes[1].plot(centers, obs_rt[q].to_numpy(), "-o", color=f"C{j}", label=f"observed q{q:.1f}")
+        axes[1].set(xlabel="trial bin", ylabel="RT (s)", title="RT quantiles (bands: predictive)")
+        axes[1].legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _has_rt(df: pd.DataFrame) -> bool:
+    """Whether ``df`` has response times (choice-only data has no rt, or NaN rt)."""
+    return "rt" in df.columns and bool(np.isfinite(np.asarray(pd.to_numeric(df["rt"], errors="coerce"), float)).any())
+
+
+def _binned(df: pd.DataFrame, n_bins: int) -> pd.DataFrame:
+    out = _with_rank(df)
+    out["bin"] = _trial_bins(out["rank"].to_numpy(), n_bins)
+    return out
+
+
+def plot_choice_proportions(
+    observed: pd.DataFrame,
+    predictive: pd.DataFrame | None = None,
+    *,
+    choices: Sequence[Any],
+    n_bins: int = 10,
+    band: float = 0.9,
+) -> Figure:
+    """The proportion of choices of each option by trial bin, observed vs predictive.
+
+    Any number of options; missed trials are left out of the proportions.
+
+    Parameters
+    ----------
+    observed
+        The data.
+    predictive
+        Predictive draws with a ``draw`` column (optionally ``chain``); each draw gives
+        one curve per option, summarised as a central ``band`` interval.
+    choices
+        Response values in option order (``model.choices``).
+    n_bins
+        Number of trial bins.
+    band
+        Mass of the predictive interval.
+    """
+    centers = np.arange(n_bins)
+    lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
+    obs = _binned(observed, n_bins).dropna(subset=["response"])
+    fig, ax = plt.subplots(1, 1, figsize=(6, 4))
+    pred = None
+    if predictive is not None:
+        pred = _binned(predictive, n_bins).dropna(subset=["response"])
+    keys = ["chain", "draw"] if pred is not None and "chain" in pred.columns else ["draw"]
+    for k, c in enumerate(choices):
+        if pred is not None:
+            hit = (pred["response"] == c).astype(float)
+            per_draw = cast(pd.Series, hit.groupby([pred[key] for key in keys + ["bin"]]).mean()).unstack("bin")
+            ax.fill_between(centers, cast(pd.Series, per_draw.quantile(lo_q)).reindex(centers),
+                            cast(pd.Series, per_draw.quantile(hi_q)).reindex(centers), color=f"C{k}", alpha=0.25)
+        curve = cast(pd.Series, (obs["response"] == c).astype(float).groupby(obs["bin"]).mean()).reindex(centers)
+        ax.plot(centers, curve.to_numpy(), "-o", color=f"C{k}", label=f"response {c}")
+    ax.axhline(1 / len(choices), color="grey", lw=0.8, ls=":")
+    title = "Choice proportions" + (f" (bands: predictive {band:.0%})" if pred is not None else "")
+    ax.set(xlabel="trial bin", ylabel="P(response)", ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_rt_quantiles_by_option(
+    observed: pd.DataFrame,
+    predictive: pd.DataFrame | None = None,
+    *,
+    choices: Sequence[Any],
+    n_bins: int = 5,
+    band: float = 0.9,
+) -> Figure:
+    """RT quantiles (0.1, 0.5, 0.9) of each option's responses by trial bin, one panel
+    per option, observed vs predictive.
+
+    Parameters are those of [`plot_choice_proportions`][rlssm.plots.plot_choice_proportions];
+    the data need response times (a choice-only data set has none: `ValueError`).
+    """
+    if not _has_rt(observed):
+        raise ValueError("the data have no response times (choice-only data): plot choice proportions instead")
+    centers = np.arange(n_bins)
+    lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
+    qs = np.asarray(QUANTILES)
+    obs = _binned(observed, n_bins).dropna(subset=["response", "rt"])
+    pred = None if predictive is None else _binned(predictive, n_bins).dropna(subset=["response", "rt"])
+    keys = ["chain", "draw"] if pred is not None and "chain" in pred.columns else ["draw"]
+    fig, axes = plt.subplots(1, len(choices), figsize=(3.6 * len(choices), 3.4), sharey=True, squeeze=False)
+    for ax, c in zip(axes[0], choices, strict=True):
+        mine = obs[obs["response"] == c]
+        if pred is not None:
+            theirs = pred[pred["response"] == c]
+            rtq = cast(pd.Series, theirs.groupby(keys + ["bin"])["rt"].quantile(qs)).unstack(-1)
+            for j, q in enumerate(QUANTILES):
+                per = cast(pd.Series, rtq[q]).unstack("bin")
+                ax.fill_between(centers, cast(pd.Series, per.quantile(lo_q)).reindex(centers),
+                                cast(pd.Series, per.quantile(hi_q)).reindex(centers), color=f"C{j}", alpha=0.25)
+        if len(mine):
+            obs_rt = cast(pd.Series, mine.groupby("bin")["rt"].quantile(qs)).unstack().reindex(centers)
+            for j, q in enumerate(QUANTILES):
+                ax.plot(centers, obs_rt[q].to_numpy(), "-o", color=f"C{j}", label=f"q{q:.1f}")
+        ax.set(xlabel="trial bin", title=f"response {c}")
+    axes[0][0].set(ylabel="RT (s)")
+    axes[0][0].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -201,7 +313,7 @@ def plot_participant_values(
         axes[0].plot(trial, one["feedback"].to_numpy()[order], ".", color="grey", ms=3, label="feedback")
     axes[0].set(ylabel="value", title=f"Participant {participant}: values before each trial")
     axes[0].legend(fontsize=8, loc="best")
-    computed = model.mapping.outputs
+    computed = model.composition.computed
     for name in computed:
         axes[1].plot(trial, vals[name].to_numpy()[order], label=name)
     axes[1].axhline(0, color="grey", lw=0.8)

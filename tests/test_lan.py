@@ -1,4 +1,5 @@
-"""The angle LAN: ONNX loading, likelihood, weight resolution and range warnings."""
+"""The angle LAN (``AngleLAN()``, i.e. ``LAN("angle")``): ONNX loading, likelihood, weight
+resolution and range warnings."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import rlssm
 from rlssm.decision import lan as lan_module
 from rlssm.decision.lan import (
     ANGLE_LAN_SHA256,
+    LAN,
     AngleLAN,
     LANNetwork,
     lan_cache_dir,
@@ -71,13 +73,13 @@ def _random_inputs(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
-def _logp(model: AngleLAN, d: dict, dtype=None):
+def _logp(model: LAN, d: dict, dtype=None):
     cast = (lambda x: x) if dtype is None else (lambda x: np.asarray(x, dtype))
     return model.logp(cast(d["rt"]), cast(d["choice"]), **{k: cast(d[k]) for k in PARAMS})
 
 
 @pytest.fixture(scope="module")
-def angle(angle_onnx: Path) -> AngleLAN:
+def angle(angle_onnx: Path) -> LAN:
     return AngleLAN(angle_onnx)
 
 
@@ -102,7 +104,7 @@ def _no_download(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- the network ---------------------------------------------------------------------
 
 
-def test_network_matches_numpy_reference(angle_onnx: Path, angle: AngleLAN) -> None:
+def test_network_matches_numpy_reference(angle_onnx: Path, angle: LAN) -> None:
     d = _random_inputs(500)
     x = np.column_stack([d[k] for k in PARAMS] + [d["rt"], d["choice"]])
     expected = _numpy_forward(angle_onnx, x)[:, 0]
@@ -112,7 +114,7 @@ def test_network_matches_numpy_reference(angle_onnx: Path, angle: AngleLAN) -> N
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-11)
 
 
-def test_matches_hssm_jax_conversion(angle_onnx: Path, angle: AngleLAN, tmp_path: Path) -> None:
+def test_matches_hssm_jax_conversion(angle_onnx: Path, angle: LAN, tmp_path: Path) -> None:
     # HSSM is run in a subprocess: importing it switches JAX's global x64 flag on, which
     # must not leak into the rest of the test session.
     d = _random_inputs(400, seed=1)
@@ -140,7 +142,7 @@ def test_matches_hssm_jax_conversion(angle_onnx: Path, angle: AngleLAN, tmp_path
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
 
 
-def test_float32(angle: AngleLAN) -> None:
+def test_float32(angle: LAN) -> None:
     d = _random_inputs(300, seed=2)
     got = _logp(angle, d, np.float32)
     assert got.dtype == jnp.float32 and got.shape == (300,)
@@ -149,7 +151,7 @@ def test_float32(angle: AngleLAN) -> None:
     np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-4, atol=1e-4)
 
 
-def test_broadcasting_and_jit(angle: AngleLAN) -> None:
+def test_broadcasting_and_jit(angle: LAN) -> None:
     rt = jnp.linspace(0.4, 2.0, 6, dtype=jnp.float32)
     choice = jnp.array([-1, 1, -1, 1, -1, 1])  # integer choices are cast
     f = jax.jit(lambda m, rt, ch, v: m.logp(rt, ch, v=v, a=1.0, z=0.5, t=0.3, theta=0.2))
@@ -163,7 +165,7 @@ def test_broadcasting_and_jit(angle: AngleLAN) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gradients_finite_and_correct(angle: AngleLAN, dtype) -> None:
+def test_gradients_finite_and_correct(angle: LAN, dtype) -> None:
     d = _random_inputs(50, seed=3)
     with jax.enable_x64(dtype == np.float64):
         rt, ch = jnp.asarray(d["rt"], dtype), jnp.asarray(d["choice"], dtype)
@@ -186,7 +188,7 @@ def test_gradients_finite_and_correct(angle: AngleLAN, dtype) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_floor_below_nondecision_time(angle: AngleLAN, dtype) -> None:
+def test_floor_below_nondecision_time(angle: LAN, dtype) -> None:
     with jax.enable_x64(dtype == np.float64):
         rt = jnp.asarray([0.1, 0.3, 0.2999, 0.5], dtype)
         t = jnp.asarray(0.3, dtype)
@@ -204,12 +206,13 @@ def test_floor_below_nondecision_time(angle: AngleLAN, dtype) -> None:
         assert float(g_floor) == 0.0
 
 
-def test_is_a_pytree_of_the_weights(angle: AngleLAN) -> None:
+def test_is_a_pytree_of_the_weights(angle: LAN) -> None:
     leaves = jax.tree_util.tree_leaves(angle)
     assert len(leaves) == 8
     assert [w.shape for w in angle.network.weights] == [(100, 7), (100, 100), (100, 100), (1, 100)]
     assert angle.network.ops == ("gemm", "tanh", "gemm", "tanh", "gemm", "tanh", "gemm")
     assert isinstance(angle, rlssm.AbstractDecisionModel)
+    assert isinstance(angle, LAN) and angle.name == "angle"
     assert angle.param_names == PARAMS and angle.choices == (-1, 1)
     assert dict(angle.bounds) == BOUNDS
 
@@ -419,7 +422,7 @@ def _inside(n: int) -> dict[str, np.ndarray]:
     return {k: d[k] for k in PARAMS}
 
 
-def test_range_warning_fraction(angle: AngleLAN) -> None:
+def test_range_warning_fraction(angle: LAN) -> None:
     params = _inside(1000)
     params["v"] = params["v"].copy()
     params["v"][:250] = np.linspace(-7.2, -3.5, 250)
@@ -431,12 +434,13 @@ def test_range_warning_fraction(angle: AngleLAN) -> None:
     messages = sorted(str(w.message) for w in record)
     assert len(messages) == 2
     theta_msg, v_msg = messages
-    assert v_msg.startswith("AngleLAN: v outside its training range [-3, 3] on 30% of trials")
+    assert v_msg.startswith("LAN('angle'): v outside its training range [-3, 3] on 30% of trials")
     assert "(300 of 1000; min -7.2, max 9.1)" in v_msg and "extrapolates" in v_msg
-    assert theta_msg.startswith("AngleLAN: theta outside its training range [-0.1, 1.3] on 0.1%")
+    assert v_msg.endswith("or use the exact rlssm.Angle.")
+    assert theta_msg.startswith("LAN('angle'): theta outside its training range [-0.1, 1.3] on 0.1%")
 
 
-def test_range_warning_ignores_missing_trials(angle: AngleLAN) -> None:
+def test_range_warning_ignores_missing_trials(angle: LAN) -> None:
     params = _inside(10)
     params["a"] = params["a"].copy()
     params["a"][:4] = np.nan
@@ -445,7 +449,7 @@ def test_range_warning_ignores_missing_trials(angle: AngleLAN) -> None:
         angle.check_params(params)
 
 
-def test_no_warning_inside(angle: AngleLAN) -> None:
+def test_no_warning_inside(angle: LAN) -> None:
     params = _inside(2000)
     params["t"] = params["t"].copy()
     params["t"][:2] = [0.001, 2.0]  # the bounds themselves are inside
@@ -458,7 +462,7 @@ def test_no_warning_inside(angle: AngleLAN) -> None:
 # --- sampling ---------------------------------------------------------------------------------
 
 
-def test_sample_delegates_to_angle(angle: AngleLAN) -> None:
+def test_sample_delegates_to_angle(angle: LAN) -> None:
     angle_mod = pytest.importorskip("rlssm.decision.angle")
     key = jax.random.key(0)
     kw = dict(v=jnp.full(100, 0.8), a=1.2, z=0.5, t=0.25, theta=0.3)

@@ -3,6 +3,21 @@
 from .angle import Angle
 from .base import AbstractDecisionModel
 from .ddm import DDM
-from .lan import AngleLAN, LANNetwork, resolve_lan_path
+from .fixed import Fixed
+from .lan import LAN, AngleLAN, LANNetwork, resolve_lan_path
+from .race import LBA, RDM
+from .softmax import Softmax
 
-__all__ = ["DDM", "AbstractDecisionModel", "Angle", "AngleLAN", "LANNetwork", "resolve_lan_path"]
+__all__ = [
+    "DDM",
+    "LAN",
+    "LBA",
+    "RDM",
+    "AbstractDecisionModel",
+    "Angle",
+    "AngleLAN",
+    "Fixed",
+    "LANNetwork",
+    "Softmax",
+    "resolve_lan_path",
+]

@@ -264,6 +264,14 @@ class Angle(AbstractDecisionModel):
     once the bounds have met) or negligible (below ``exp(-400)``). Value and gradient
     are finite everywhere inside `bounds`.
 
+    **Domains.** ``a > 0``, ``0 < z < 1``, ``t >= 0`` and ``-pi/2 < theta < pi/2``
+    (``tan(theta)`` finite; ``v`` any real): `domains`, which ``RLSSM.loglik`` and the
+    simulators check. They are wider than the default `bounds`: the derivation holds
+    for any finite ``tan(theta)`` (the density integrates to 1 for ``theta`` up to
+    1.57, and to the sampler's fraction of decided paths for ``theta`` down to -1.5).
+    `logp` and `sample` do not check (they are traced under ``jit``); a NaN parameter
+    gives a NaN log-density.
+
     **Sampler.** Steps of the exact Gaussian transition (constant drift, unit noise);
     a crossing between steps is detected with the exact probability that the Brownian
     bridge between the two positions touched the (linear) boundary, and its time within
@@ -295,6 +303,13 @@ class Angle(AbstractDecisionModel):
         "z": (0.1, 0.9),
         "t": (0.001, 2.0),
         "theta": (-0.1, 1.3),
+    }
+    # theta within (-pi/2, pi/2), rounded inwards: tan(theta) finite.
+    domains: ClassVar[Mapping[str, str]] = {
+        "a": "(0, inf)",
+        "z": "(0, 1)",
+        "t": "[0, inf)",
+        "theta": "(-1.5707963, 1.5707963)",
     }
     choices: ClassVar[tuple[int, ...]] = (-1, 1)
 
@@ -353,7 +368,10 @@ class Angle(AbstractDecisionModel):
             + gap * k * z * (1 - z)
         )
         floor = jnp.asarray(LOGP_FLOOR, dtype=dtype)
-        return jnp.where(live, jnp.logaddexp(log_density, floor), floor)
+        out = jnp.where(live, jnp.logaddexp(log_density, floor), floor)
+        # A NaN parameter fails the `live` tests and would read as the floor.
+        nan_param = jnp.isnan(v) | jnp.isnan(a) | jnp.isnan(z) | jnp.isnan(t) | jnp.isnan(theta)
+        return jnp.where(nan_param, jnp.asarray(jnp.nan, dtype), out)
 
     def sample(
         self,

@@ -2,7 +2,7 @@
 
 import abc
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import numpy as np
@@ -33,14 +33,28 @@ class AbstractDecisionModel(eqx.Module):
         in the order they are listed to users and HSSM, as learning rules and mappings
         declare theirs (ssm-simulators' bounds where a model exists there).
         `param_names` and `bounds` are derived from it.
+    domains
+        ``name -> interval`` where the process or formula is defined, as a string:
+        ``"(0, inf)"``, ``"[0, 1]"``, ``"(-1.5707963, 1.5707963)"`` (default none).
+        Wider than the ``params`` bounds, which are default prior ranges:
+        ``RLSSM.loglik``, ``RLSSM.values`` and the simulators refuse values outside
+        it (computed ones included, naming the mapping), and ``RLSSM(bounds=...)``
+        bounds that reach beyond it. A parameter not listed may take any finite real.
     choices
         The model's own response coding, in option order: option ``k`` is
         ``choices[k]``. Two-boundary models use ``(-1, 1)``, ``+1`` being the upper
-        boundary.
+        boundary; N-option models use ``0 .. N-1``.
+    choice_only
+        True for a model of the choice alone (e.g. [`Softmax`][rlssm.Softmax]): its
+        ``logp`` ignores ``rt``, its ``sample`` returns NaN response times, and data
+        for it need no ``rt`` column (a NaN rt is then not a missed trial; a NaN
+        response is). Default False.
     """
 
     params: AbstractClassVar[Mapping[str, ParamDecl]]
     choices: AbstractClassVar[tuple[int, ...]]
+    choice_only: ClassVar[bool] = False
+    domains: ClassVar[Mapping[str, str]] = {}
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -232,7 +232,10 @@ def _log_density(rt: Array, upper: Array, v: Array, a: Array, z: Array, t: Array
     s = tt * sep**2
     log_p = _log_fpt(tt, w, d) - 2.0 * jnp.log(sep) - v_low * sep * w - v_low**2 * s / 2.0
     floor = jnp.asarray(LOGP_FLOOR, dtype=log_p.dtype)
-    return jnp.where(exact_region, jnp.logaddexp(log_p, floor), floor)
+    out = jnp.where(exact_region, jnp.logaddexp(log_p, floor), floor)
+    # A NaN parameter fails the region tests above and would read as the floor.
+    nan_param = jnp.isnan(v) | jnp.isnan(a) | jnp.isnan(z) | jnp.isnan(t)
+    return jnp.where(nan_param, jnp.asarray(jnp.nan, out.dtype), out)
 
 
 def _first_passage_quantile(
@@ -334,6 +337,13 @@ class DDM(AbstractDecisionModel):
     underflows or cancels catastrophically: in float64 the result is exact to rounding
     error (within 1e-12 of HSSM's ``logp_ddm`` wherever HSSM's own floor is inactive).
 
+    **Domains.** ``a > 0``, ``0 < z < 1``, ``t >= 0`` (``v`` any real): `domains`,
+    which ``RLSSM.loglik`` and the simulators check (the default `bounds` are the same
+    intervals, with ``t = 0`` left out). `logp` and `sample` do not check (they are
+    traced under ``jit``): outside the domains their values are meaningless (NaN for
+    ``a <= 0`` or ``z`` beyond [0, 1], the floor at ``z = 0`` or 1, a density shifted
+    before time 0 for ``t < 0``); a NaN parameter gives a NaN log-density.
+
     ``logp`` returns ``log(p + exp(LOGP_FLOOR))``, ``LOGP_FLOOR = -66.1`` being HSSM's
     floor: exactly ``LOGP_FLOOR`` where ``rt <= t`` (and where the leading exponent
     ``w**2 / (2 tau)`` exceeds 1000, where ``p < exp(-900)`` for any ``z * a`` above
@@ -376,6 +386,7 @@ class DDM(AbstractDecisionModel):
             "t": (0.0, math.inf),
         }
     )
+    domains: ClassVar[Mapping[str, str]] = MappingProxyType({"a": "(0, inf)", "z": "(0, 1)", "t": "[0, inf)"})
     choices: ClassVar[tuple[int, ...]] = (-1, 1)
 
     def logp(

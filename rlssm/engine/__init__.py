@@ -7,6 +7,7 @@ through [`rlssm.internal`][rlssm.internal]; see the Architecture page of the doc
 """
 
 from .composition import DERIVED_FIELDS, RL_PREFIX, Composition
+from .domains import Domain, check_bounds, check_computed, check_values
 from .gather import gather_rows
 from .likelihood import GridResult, decide_grid, evaluate, is_plain, logp_grid, logp_rows, make_logp_fn
 from .params import (
@@ -41,6 +42,7 @@ __all__ = [
     "DERIVED_FIELDS",
     "RL_PREFIX",
     "Composition",
+    "Domain",
     "GridResult",
     "GridTrials",
     "Readout",
@@ -50,7 +52,10 @@ __all__ = [
     "Unit",
     "add_draw_axis",
     "as_numbers",
+    "check_bounds",
+    "check_computed",
     "check_names",
+    "check_values",
     "cue_inputs",
     "decide_grid",
     "decision_params",

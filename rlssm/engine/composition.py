@@ -9,7 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._spec import split_decl
+from .._spec import Domain, check_decl_bounds, domains_of, split_decl
 from .._types import Bounds
 from ..decision.base import AbstractDecisionModel
 from ..learning.base import AbstractLearningRule
@@ -65,7 +65,7 @@ class Composition(eqx.Module):
         start = rule.initial_value
         if start is not None and not (isinstance(start, (int, float)) and math.isfinite(start)):
             raise ValueError(f"{type(rule).__name__}: initial_value must be a finite number, got {start!r}")
-        unknown = set(mapping.outputs) - set(decision.param_names)
+        unknown = set(self.computed) - set(decision.param_names)
         if unknown:
             raise ValueError(
                 f"{type(mapping).__name__} computes {sorted(unknown)}, which "
@@ -74,6 +74,8 @@ class Composition(eqx.Module):
         names = self.param_names
         if len(set(names)) != len(names):
             raise ValueError(f"parameter names clash between components: {names}")
+        for part in (rule, mapping, decision):
+            check_decl_bounds(type(part).__name__, part.params, self.component_domains(part))
         self._trace()
 
     # ------------------------------------------------------------------ names
@@ -83,9 +85,14 @@ class Composition(eqx.Module):
         return tuple(RL_PREFIX + n for n in self.learning_rule.params)
 
     @property
+    def computed(self) -> tuple[str, ...]:
+        """Decision parameters the mapping computes (its outputs for `n_options`)."""
+        return self.mapping.output_names(self.n_options)
+
+    @property
     def decision_free(self) -> tuple[str, ...]:
         """Decision parameters that the mapping does not compute (sampled)."""
-        computed = set(self.mapping.outputs)
+        computed = set(self.computed)
         return tuple(p for p in self.decision_model.param_names if p not in computed)
 
     @property
@@ -115,6 +122,33 @@ class Composition(eqx.Module):
     def defaults(self) -> dict[str, float]:
         """A default value of every parameter (declared, else from the bounds)."""
         return {name: split_decl(name, decl)[1] for name, decl in self._decls().items()}
+
+    @staticmethod
+    def component_domains(part: Any) -> dict[str, Domain]:
+        """A component's own parameters' domains (unprefixed names; computed decision
+        parameters included), from its declared ``domains``."""
+        return domains_of(type(part).__name__, part.params, part.domains)
+
+    @property
+    def domains(self) -> dict[str, Domain]:
+        """The [`Domain`][rlssm.engine.Domain] of every name in `param_names` (the rule's
+        with the ``rl_`` prefix) and in `computed` (the decision model's): where the
+        component is defined, wider than the default bounds. The eager entry points
+        refuse values outside it (see [`check_values`][rlssm.engine.check_values])."""
+        out = {RL_PREFIX + n: d for n, d in self.component_domains(self.learning_rule).items()}
+        out |= self.component_domains(self.mapping)
+        decision = self.component_domains(self.decision_model)
+        out |= {n: decision[n] for n in (*self.decision_free, *self.computed)}
+        return out
+
+    def owner(self, name: str) -> tuple[str, str]:
+        """``(class name, parameter name as that class declares it)`` of a name in
+        `param_names` or `computed`."""
+        if name in self.rl_names:
+            return type(self.learning_rule).__name__, name[len(RL_PREFIX):]
+        if name in self.mapping.params:
+            return type(self.mapping).__name__, name
+        return type(self.decision_model).__name__, name
 
     def _decls(self) -> dict[str, Any]:
         out: dict[str, Any] = {RL_PREFIX + n: d for n, d in self.learning_rule.params.items()}
@@ -181,10 +215,10 @@ class Composition(eqx.Module):
             f"{mapping_name}(values, **inputs)",
             lambda v, i: mapping(v, **i), values, inputs,
         )
-        if not isinstance(out, dict) or set(out) != set(mapping.outputs):
+        if not isinstance(out, dict) or set(out) != set(self.computed):
             got = sorted(out) if isinstance(out, dict) else type(out).__name__
             raise TypeError(
-                f"{mapping_name} must return a dict with exactly its outputs {mapping.outputs}; got {got}"
+                f"{mapping_name} must return a dict with exactly its outputs {self.computed}; got {got}"
             )
         bad = {k: tuple(v.shape) for k, v in out.items() if tuple(v.shape) != ()}
         if bad:

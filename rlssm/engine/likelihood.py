@@ -15,6 +15,7 @@ from .._precision import float_dtype, precision_scope, scoped_call
 from .._types import Array, Float, Precision
 from ..data import TrialLayout
 from .composition import Composition
+from .domains import check_computed, check_values
 from .gather import gather_rows
 from .params import Resolved, check_names, resolve, series_by_label, to_grid, to_rows
 from .step import Readout, cue_inputs, decision_params, readout, rule_params, scan_states
@@ -70,6 +71,8 @@ def logp_grid(
     grid = trials.grid
     states, seen, dparams = decide_grid(comp, trials, params, n_states)
     ll = comp.decision_model.logp(grid.rt, _coded(comp, grid.option, grid.rt.dtype), **dparams)
+    rl = [to_grid(params[n], trials, grid.rt.dtype) for n in comp.rl_names]
+    ll = nan_where_nan(ll, [*rl, *dparams.values()])
     # A missed trial adds nothing; padding cells are never read back.
     ll = jnp.where(grid.observed, ll, jnp.zeros((), ll.dtype))
     return GridResult(ll, states, seen.values, dparams)
@@ -107,7 +110,23 @@ def logp_rows(
     others = {n: to_rows(params[n], trials, dtype) for n in comp.param_names if n not in comp.rl_names}
     dparams = decision_params(comp, seen, rows.fields, others, batch_dims=1)
     ll = comp.decision_model.logp(rows.rt, _coded(comp, rows.option, dtype), **dparams)
+    rl = [to_rows(params[n], trials, dtype) for n in comp.rl_names]
+    ll = nan_where_nan(ll, [*rl, *dparams.values()])
     return jnp.where(rows.observed, ll, jnp.zeros((), ll.dtype))
+
+
+def nan_where_nan(ll: Array, params: list[Array]) -> Array:
+    """``ll`` with NaN wherever a parameter of the trial is NaN.
+
+    A decision model's region tests are False for NaN, so a NaN parameter could
+    otherwise read as its finite floor (with NaN gradients), and a learning rule's NaN
+    parameter leaves the first trial's values untouched. No eager check runs under
+    ``jit``: NaN is what reaches the sampler.
+    """
+    bad = jnp.zeros(ll.shape, dtype=bool)
+    for x in params:
+        bad = bad | jnp.isnan(x)
+    return jnp.where(bad, jnp.asarray(jnp.nan, ll.dtype), ll)
 
 
 
@@ -165,11 +184,26 @@ def evaluate(
 ) -> GridResult:
     """The grid path for one eager set of parameters, as NumPy arrays.
 
-    Parameters are checked eagerly (`DataError` for names, shapes, labels, NaN or inf).
+    Parameters are checked eagerly (`DataError` for names, shapes, labels, NaN or inf,
+    and values outside a component's domain, computed decision parameters included:
+    see [`Domain`][rlssm.engine.Domain]).
     """
     resolved = resolve(params, comp.param_names, layout.participants, layout.n_rows)
+    check_values(comp, resolved, layout.participants, layout.row_participant)
     dtype = float_dtype(precision)
     with precision_scope(precision):
         trials = Trials.from_layout(layout, comp.trial_fields, dtype)
         out = _grid_jit(comp, trials, resolved, layout.n_states)
-        return jax.tree.map(np.asarray, out)
+        out = jax.tree.map(np.asarray, out)
+    if comp.computed:
+        # Grid cell (p, k) -> its row of the data, for the message.
+        row_of = np.full(layout.option.size, -1, dtype=np.int64)
+        row_of[np.asarray(layout.row_position)] = np.arange(layout.n_rows)
+        n_trials = layout.n_trials
+
+        def describe(index: tuple[int, ...]) -> str:
+            p, k = index
+            return f"row {int(row_of[p * n_trials + k])}, participant {layout.participants[p]!r}"
+
+        check_computed(comp, out.params, np.asarray(layout.observed), describe)
+    return out

@@ -37,6 +37,13 @@ so that HSSM's own ``t < rt`` check never fires there) and ``response = choices[
 NaN extra fields on those rows become 0. The bound Op never reads these placeholders:
 its layout comes from the original data, where these rows are missed and add exactly
 0.0 to the log-likelihood and do not update the values.
+
+Choice-only models
+------------------
+HSSM's data matrix is ``(rt, response)``. For a choice-only decision model (e.g.
+``rlssm.Softmax``) the ``rt`` column is ``CHOICE_ONLY_RT`` on every row (the data
+need none); the likelihood never reads it, and a missed trial is one with a NaN
+``response``.
 """
 
 from .build import (
@@ -49,6 +56,7 @@ from .build import (
     to_hssm,
 )
 from .config import make_model_config
+from .likelihood import CHOICE_ONLY_RT
 from .ops import LogpOp, LogpVJPOp, RLSSMLogpOp, RLSSMLogpVJPOp, make_logp_op, make_params_op
 from .priors import PriorSpec, parse_prior
 from .range_check import (
@@ -61,6 +69,7 @@ from .range_check import (
 )
 
 __all__ = [
+    "CHOICE_ONLY_RT",
     "MAX_POOLED",
     "MISSED_RT_PLACEHOLDER",
     "PriorSpec",

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .config import make_model_config
+from .likelihood import CHOICE_ONLY_RT
 from .ops import make_logp_op
 from .range_check import check_decision_ranges
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ..model import RLSSM
 
 __all__ = [
+    "CHOICE_ONLY_RT",
     "MISSED_RT_PLACEHOLDER",
     "default_intercept_prior",
     "default_prior_args",
@@ -54,11 +56,15 @@ def hssm_data(model: RLSSM, data: pd.DataFrame) -> pd.DataFrame:
     Validates ``data`` first (raising [`DataError`][rlssm.DataError]). The index is
     reset to positions ``0..rows-1``. On missed trials ``rt`` becomes
     [`missed_rt_placeholder`][rlssm.hssm_bridge.missed_rt_placeholder], ``response``
-    ``choices[0]`` and NaN extra fields 0.
+    ``choices[0]`` and NaN extra fields 0. For a choice-only model (e.g.
+    [`Softmax`][rlssm.Softmax]) the ``rt`` column, which HSSM's data matrix needs but the
+    likelihood ignores, is [`CHOICE_ONLY_RT`][rlssm.hssm_bridge.CHOICE_ONLY_RT] on every row.
     """
     model.prepare(data)
     out = data.reset_index(drop=True)  # a copy
-    missed = out["rt"].isna().to_numpy()
+    missed = out["response"].isna().to_numpy()
+    if model.decision_model.choice_only:
+        out["rt"] = CHOICE_ONLY_RT
     if missed.any():
         out["rt"] = np.asarray(pd.to_numeric(out["rt"]), dtype=np.float64)
         out.loc[missed, "rt"] = missed_rt_placeholder(model)
@@ -200,6 +206,19 @@ def to_hssm(
     TypeError
         An argument that `to_hssm` sets itself (``model``, ``model_config``,
         ``loglik``, ``loglik_kind``, ``choices``, ``missing_data``, ``deadline``).
+
+    Notes
+    -----
+    JAX's global ``jax_enable_x64`` flag: importing HSSM, which this function does,
+    turns it on for the whole process (PyTensor's JAX backend sets it from its
+    ``floatX = "float64"`` when imported), so arrays the caller creates afterwards
+    default to float64. rlssm leaves the flag on: HSSM's samplers run its float64
+    graph through JAX at sample time, and with the flag turned back off both the
+    numpyro and the PyMC sampler get float32 arrays (a truncation warning on every
+    call, and divergences in a small test fit that had none with the flag on).
+    rlssm's own results do not depend on the flag (see the ``precision`` of
+    [`RLSSM`][rlssm.RLSSM]); to keep float32 in your own code after this call, give
+    dtypes explicitly or work inside ``jax.enable_x64(False)``.
     """
     import hssm
 

@@ -21,10 +21,13 @@ from pytensor.graph.basic import Apply, Constant
 if TYPE_CHECKING:
     from ..model import RLSSM
 
-__all__ = ["CACHE_SIZE", "Likelihood", "Structure", "as_numeric"]
+__all__ = ["CACHE_SIZE", "CHOICE_ONLY_RT", "Likelihood", "Structure", "as_numeric"]
 
 CACHE_SIZE = 4
 """Layouts an unbound Op keeps, keyed on the bytes of its data inputs."""
+
+CHOICE_ONLY_RT = 1.0
+"""The rt HSSM sees on every trial of a choice-only model (its likelihood ignores rt)."""
 
 
 class Likelihood:
@@ -117,8 +120,12 @@ class Structure:
             # Validates the data (DataError) before anything else.
             self.bound: Likelihood | None = Likelihood.of_model(model, data)
             self.n_rows: int | None = len(data)
-            self.rt = np.asarray(pd.to_numeric(data["rt"]), dtype=np.float64)
-            self.observed = ~np.isnan(self.rt)
+            if model.decision_model.choice_only:
+                # HSSM's data matrix carries a constant rt for a choice-only model.
+                self.rt = np.full(len(data), CHOICE_ONLY_RT)
+            else:
+                self.rt = np.asarray(pd.to_numeric(data["rt"]), dtype=np.float64)
+            self.observed = data["response"].notna().to_numpy()
         else:
             fields = tuple(model.extra_fields if extra_fields is None else extra_fields)
             unknown = [f for f in fields if f not in (*model.extra_fields, "block", "state")]

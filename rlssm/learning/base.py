@@ -42,6 +42,12 @@ class AbstractLearningRule(eqx.Module):
         ``name -> (lower, upper)`` or ``(lower, upper, default)`` for each sampled
         parameter. [`RLSSM`][rlssm.RLSSM] lists them with the prefix ``rl_``
         (``alpha`` becomes ``rl_alpha``), and passes them to `update` without it.
+    domains
+        ``name -> interval`` where the rule is defined, as a string: ``"[0, 1]"``,
+        ``"(0, inf)"``, ``"(-inf, inf)"`` (default none). Wider than the ``params``
+        bounds, which are default prior ranges: ``loglik``, ``values`` and the
+        simulators refuse values outside it, and ``RLSSM(bounds=...)`` bounds that
+        reach beyond it. A parameter not listed may take any finite real.
     fields
         Data columns that `update` reads, e.g. ``("feedback",)``. They become HSSM
         extra fields.
@@ -77,6 +83,7 @@ class AbstractLearningRule(eqx.Module):
     params: AbstractClassVar[Mapping[str, ParamDecl]]
     fields: AbstractClassVar[tuple[str, ...]]
     cues: ClassVar[tuple[str, ...]] = ()
+    domains: ClassVar[Mapping[str, str]] = {}
 
     def init(self, n_options: int, dtype: Any, **params: Float[Array, ""]) -> RuleState:
         """The state before the first trial (and after a reset).

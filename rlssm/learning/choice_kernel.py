@@ -44,6 +44,7 @@ class ChoiceKernel(AbstractLearningRule):
 
     initial_value: float = 0.5
     params = {"alpha": (0.0, 1.0), "alpha_ck": (0.0, 1.0)}
+    domains = {"alpha": "[0, 1]", "alpha_ck": "[0, 1]"}
     fields = ("feedback",)
 
     class State(eqx.Module):

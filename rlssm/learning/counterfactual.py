@@ -48,6 +48,7 @@ class CounterfactualRW(AbstractLearningRule):
 
     initial_value: float = 0.5
     params = {"alpha": (0.0, 1.0), "alpha_cf": (0.0, 1.0)}
+    domains = {"alpha": "[0, 1]", "alpha_cf": "[0, 1]"}
     fields = ("feedback", "feedback_unchosen")
 
     def update(

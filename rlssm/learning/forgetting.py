@@ -46,6 +46,7 @@ class ForgettingRW(AbstractLearningRule):
 
     initial_value: float = 0.5
     params = {"alpha": (0.0, 1.0), "forget": (0.0, 1.0)}
+    domains = {"alpha": "[0, 1]", "forget": "[0, 1]"}
     fields = ("feedback",)
 
     def update(

@@ -81,6 +81,8 @@ class KalmanFilter(AbstractLearningRule):
         "sigma0": (0.0, 1.0, 0.3),
         "sigma_d": (0.0, 0.5, 0.1),
     }
+    # decay_center is on the feedback's scale: any real.
+    domains = {"decay": "[0, 1]", "sigma0": "[0, inf)", "sigma_d": "[0, inf)"}
     fields = ("feedback",)
 
     class State(eqx.Module):

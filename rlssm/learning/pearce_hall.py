@@ -30,6 +30,8 @@ class PearceHall(AbstractLearningRule):
 
     initial_value: float = 0.5
     params = {"kappa": (0.0, 1.0), "eta": (0.0, 1.0), "alpha0": (0.0, 1.0)}
+    # An associability follows |prediction error|, whose scale is the feedback's.
+    domains = {"kappa": "[0, 1]", "eta": "[0, 1]", "alpha0": "[0, inf)"}
     fields = ("feedback",)
 
     class State(eqx.Module):

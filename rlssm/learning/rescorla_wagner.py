@@ -21,6 +21,7 @@ class RescorlaWagner(AbstractLearningRule):
 
     initial_value: float = 0.5
     params = {"alpha": (0.0, 1.0)}
+    domains = {"alpha": "[0, 1]"}
     fields = ("feedback",)
 
     def update(
@@ -52,6 +53,7 @@ class DualRateRW(AbstractLearningRule):
 
     initial_value: float = 0.5
     params = {"alpha": (0.0, 1.0), "alpha_neg": (0.0, 1.0)}
+    domains = {"alpha": "[0, 1]", "alpha_neg": "[0, 1]"}
     fields = ("feedback",)
 
     def update(

@@ -117,6 +117,14 @@ class RLWM(AbstractLearningRule):
         "gamma": (0.0, 1.0),
         "epsilon": (0.0, 0.5, 0.05),
     }
+    domains = {
+        "alpha": "[0, 1]",
+        "phi": "[0, 1]",
+        "rho": "[0, 1]",
+        "capacity": "[0, inf)",
+        "gamma": "[0, 1]",
+        "epsilon": "[0, 1]",
+    }
     fields = ("feedback",)
     cues = ("set_size", "trial_index")
 

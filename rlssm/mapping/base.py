@@ -25,10 +25,19 @@ class AbstractMapping(eqx.Module):
     params
         ``name -> (lower, upper)`` or ``(lower, upper, default)`` of the mapping's own
         sampled parameters (listed under their own names, e.g. ``scaler``).
+    domains
+        ``name -> interval`` where the mapping is defined, as a string (``"(0, inf)"``,
+        ``"[0, 1]"``; default none): wider than the ``params`` bounds, which are default
+        prior ranges. ``loglik``, ``values`` and the simulators refuse values outside
+        it, and ``RLSSM(bounds=...)`` bounds that reach beyond it. A parameter not
+        listed may take any finite real. (What the mapping computes is checked against
+        the decision model's domains.)
     outputs
         Names of the decision-model parameters it computes (e.g. ``("v",)``, or
         ``("v", "a")``); these are not sampled and do not appear in
-        ``RLSSM.param_names``.
+        ``RLSSM.param_names``. A name containing ``{k}`` stands for one parameter per
+        option: ``("v{k}",)`` computes ``v0, v1, ..., v{N-1}`` for a model with N
+        options (see `output_names`).
     fields
         Data columns it reads on each trial (default none), e.g. ``("difficulty",)``;
         they join the model's extra fields and are validated with the data.
@@ -41,7 +50,19 @@ class AbstractMapping(eqx.Module):
     params: AbstractClassVar[Mapping[str, ParamDecl]]
     outputs: AbstractClassVar[tuple[str, ...]]
     fields: ClassVar[tuple[str, ...]] = ()
+    domains: ClassVar[Mapping[str, str]] = {}
     rule_state: ClassVar[tuple[str, ...]] = ()
+
+    def output_names(self, n_options: int) -> tuple[str, ...]:
+        """The decision parameters computed for a model with ``n_options`` options:
+        `outputs`, each name containing ``{k}`` expanded to one per option."""
+        names: list[str] = []
+        for name in self.outputs:
+            if "{k}" in name:
+                names.extend(name.replace("{k}", str(k)) for k in range(n_options))
+            else:
+                names.append(name)
+        return tuple(names)
 
     @abc.abstractmethod
     def __call__(
@@ -60,5 +81,5 @@ class AbstractMapping(eqx.Module):
         Returns
         -------
         dict
-            One scalar per name in ``outputs``.
+            One scalar per name in ``output_names(len(values))``.
         """

@@ -35,6 +35,8 @@ class ValueModulatedThreshold(AbstractMapping):
     """
 
     params = {"scaler": (0.0, 10.0), "a_base": (0.1, 5.0, 1.0), "a_mod": (-5.0, 5.0)}
+    # a = a_base * exp(...) is a positive boundary only for a_base > 0.
+    domains = {"a_base": "(0, inf)"}
     outputs = ("v", "a")
 
     def __call__(

@@ -28,6 +28,7 @@ from ..engine import (
     add_draw_axis,
     as_numbers,
     check_names,
+    check_values,
     decide_grid,
     draw_arrays,
     one_draw,
@@ -63,7 +64,7 @@ def conditional_draws(
         rt, choice = decision.sample(key, **{k: v.reshape(-1) for k, v in dparams.items()})
         rt, choice = rt.reshape(shape), choice.reshape(shape)
         option = option_index(choice, decision.choices)
-        missed = ~grid.observed | ~jnp.isfinite(rt)
+        missed = ~grid.observed | jnp.isposinf(rt)  # NaN rt: a choice-only draw
         rt = jnp.where(missed, jnp.nan, rt)
         option = jnp.where(missed, -1, option)
         return rt.reshape(-1)[rows.position], option.reshape(-1)[rows.position]
@@ -150,6 +151,7 @@ def sample_conditional_rows(
             n_draws = arr.shape[0]
         # Explicitly per row: no unit inference (a row count may equal the participants').
         resolved[name] = Resolved("row", arr.reshape(-1, n))
+    check_values(model.composition, resolved, layout.participants, layout.row_participant, draws=True)
     rt, option = run_conditional(model, layout, resolved, as_key(key))
     if n_draws is None:
         return rt[0], option[0]
@@ -202,6 +204,7 @@ def simulate_conditional(
     layout = model.prepare(data)
     draws = n_draws is not None
     resolved = resolve(params, model.param_names, layout.participants, layout.n_rows, draws=draws)
+    check_values(model.composition, resolved, layout.participants, layout.row_participant, draws=draws)
     if draws:
         bad = [n for n, r in resolved.items() if np.shape(r.value)[0] not in (1, n_draws)]
         if bad:

@@ -46,6 +46,8 @@ from ..engine import (
     Composition,
     Readout,
     add_draw_axis,
+    check_computed,
+    check_values,
     cue_inputs,
     decision_params,
     draw_arrays,
@@ -113,6 +115,7 @@ class LoopOutput(eqx.Module):
     fields: dict[str, Array]
     missed: Array
     correct: Array
+    computed: dict[str, Array]
 
 
 @eqx.filter_jit
@@ -139,7 +142,7 @@ def closed_loop(
         seen: Readout = readout(comp, state, cue_inputs(comp, {"trial_index": index}, rl), batch_dims=1)
         dparams = decision_params(comp, seen, {"trial_index": index}, params, batch_dims=1)
         rt, choice = decision.sample(key_decision, **dparams)
-        missed = ~jnp.isfinite(rt)
+        missed = jnp.isposinf(rt)  # undecided; NaN rt is a choice-only draw
         option = jnp.where(missed, 0, option_index(choice, decision.choices))
         env_keys = jax.random.split(key_env, batch)
         produced = jax.vmap(env.outcome, in_axes=(0, None, 0))(env_keys, trial, option)
@@ -148,7 +151,8 @@ def closed_loop(
         update = lambda s, o, obs, f, p: update_state(comp, s, o, obs, f, p)  # noqa: E731
         state = jax.vmap(update)(state, option, ~missed, produced | {"trial_index": index}, rl)
         correct = option == env.best_option(trial)
-        return state, LoopOutput(rt, option, produced, missed, correct)
+        computed = {k: dparams[k] for k in comp.computed}  # for the domain check
+        return state, LoopOutput(rt, option, produced, missed, correct, computed)
 
     init = jax.vmap(lambda p: initial_state(comp, dtype, p))(rl)
     xs = (jnp.arange(n_trials, dtype=jnp.int32), jax.random.split(key, n_trials))
@@ -172,6 +176,7 @@ def run_generative(
     n_trials = check_size("n_trials", n_trials)
     labels = tuple(range(n_participants))
     resolved = resolve(params, comp.param_names, labels, draws=draws, per_row=False)
+    check_values(comp, resolved, labels, draws=draws)
     if not draws:
         resolved = add_draw_axis(resolved)
     arrays, _ = draw_arrays(resolved)
@@ -186,6 +191,15 @@ def run_generative(
         option = np.asarray(out.option).T.reshape(-1)
         grids = {"rt": out.rt, **out.fields, "correct": out.correct}
         flat_out = {k: np.asarray(v).T.reshape(-1).astype(np.float64) for k, v in grids.items()}
+        # (trials, draws * participants) -> (draws, participants, trials)
+        computed = {k: np.asarray(v).T.reshape(*shape, n_trials) for k, v in out.computed.items()}
+    if computed:
+
+        def describe(index: tuple[int, ...]) -> str:
+            d, p, k = index
+            return (f"draw {d}, " if draws else "") + f"participant {p}, trial {k}"
+
+        check_computed(comp, computed, np.ones((*shape, n_trials), dtype=bool), describe)
     n_rows = n_draws * n_participants * n_trials
     columns: dict[str, np.ndarray] = {}
     if draws:
@@ -217,8 +231,8 @@ def simulate(
     params
         Every name in ``model.param_names`` mapped to a scalar, a 1-D array of
         ``n_participants`` values, or a ``pandas.Series`` indexed by ``0 .. n-1``.
-        Values are used as given (no bounds check), so they must be valid for the
-        decision model's sampler.
+        Values may lie outside the default bounds but not outside the components'
+        domains (see [`Domain`][rlssm.engine.Domain]).
     env
         The task, with ``model.n_options`` options.
     n_participants, n_trials
@@ -240,7 +254,9 @@ def simulate(
     Raises
     ------
     DataError
-        If ``params`` lacks or has unknown names, wrong shapes, or non-finite values.
+        If ``params`` lacks or has unknown names, wrong shapes, non-finite values or
+        values outside a component's domain, or if the mapping computes a decision
+        parameter outside the decision model's domain.
     ValueError
         If ``env`` does not match the model or the learning rule needs fields
         ``env`` does not produce.

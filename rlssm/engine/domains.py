@@ -1,0 +1,158 @@
+"""Parameter domains: the one place that checks values against where components are defined.
+
+Every component declares ``domains`` (``{name: "interval"}``, e.g. ``"[0, 1]"``,
+``"(0, inf)"``; see [`Domain`][rlssm.engine.Domain]): where its process or formula is
+defined, wider than its ``params`` bounds (default prior ranges); a parameter it does
+not list may take any finite real. [`Composition.domains`][rlssm.engine.Composition]
+gathers them under the model's names.
+
+The eager entry points check here, outside any trace, as numpyro's
+``validate_args=True`` and PyMC's parameter checks do when a density is evaluated
+eagerly: [`check_values`][rlssm.engine.check_values] for the sampled parameters
+(``RLSSM.loglik``, ``RLSSM.values``, the closed-loop and conditional simulators,
+hence the command line and the predictive checks),
+[`check_computed`][rlssm.engine.check_computed] for the decision parameters a mapping
+computes (``loglik``, ``values`` and the closed-loop simulator), and
+[`check_bounds`][rlssm.engine.check_bounds] for ``RLSSM(bounds=...)``. Each raises with
+a message naming the parameter, the offending value, where it is (participant, row,
+trial, draw) and the domain.
+
+The jit path ([`make_logp_fn`][rlssm.engine.make_logp_fn], hence ``RLSSM.logp_fn``,
+the HSSM Op and the fits) does not check, as numpyro skips its checks under ``jit``:
+there parameters are tracers. Inside the domains it returns finite values (the
+decision model's floor where the density is 0); a NaN parameter gives NaN on the rows
+it reaches; outside the domains the value is unspecified (NaN, or a finite number of
+no meaning). The bounds of a fit, which `check_bounds` keeps inside the domains, keep
+its parameters there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import DataError
+from .._spec import Domain
+from .._types import Bounds
+from .composition import Composition
+from .params import Resolved
+
+__all__ = ["Domain", "check_bounds", "check_computed", "check_values"]
+
+
+def _outside(comp: Composition, name: str, domain: Domain) -> str:
+    owner, own = comp.owner(name)
+    return f"outside {domain}, the domain of {owner}'s {own}"
+
+
+def _more(n_bad: int) -> str:
+    if n_bad <= 1:
+        return ""
+    return "; 1 more value lies outside too" if n_bad == 2 else f"; {n_bad - 1} more values lie outside too"
+
+
+def check_bounds(comp: Composition, bounds: Mapping[str, Bounds]) -> None:
+    """``ValueError`` where ``bounds`` (``name -> (lower, upper)``, an open interval
+    such as a prior's support) reach outside the parameter's domain."""
+    domains = comp.domains
+    for name, bound in bounds.items():
+        domain = domains[name]
+        if not domain.covers(bound):
+            raise ValueError(
+                f"bounds: {name!r} = {tuple(bound)} reaches {_outside(comp, name, domain)}; "
+                f"give bounds within {domain}"
+            )
+
+
+def check_values(
+    comp: Composition,
+    resolved: Mapping[str, Resolved],
+    participants: Sequence[Hashable],
+    row_participant: np.ndarray | None = None,
+    *,
+    draws: bool = False,
+) -> None:
+    """`DataError` for the first sampled parameter with a value outside its domain.
+
+    Parameters
+    ----------
+    comp
+        The model's components.
+    resolved
+        Values from [`resolve`][rlssm.engine.resolve] (NumPy or concrete JAX arrays,
+        never tracers): shape ``()``, ``(P,)`` or ``(N,)`` by unit, or with
+        ``draws=True`` ``(D, 1)``, ``(D, P)`` or ``(D, N)``.
+    participants
+        The participant labels, sorted (the order of per-participant values).
+    row_participant
+        ``(N,)`` participant index of every row of the data, for per-row values.
+    draws
+        Whether the values carry a leading draw axis.
+    """
+    domains = comp.domains
+    for name, r in resolved.items():
+        domain = domains[name]
+        value = np.asarray(r.value, dtype=float)
+        bad = ~domain.contains(value)
+        if not bad.any():
+            continue
+        first = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
+        where: list[str] = []
+        if draws and value.shape[0] > 1:
+            where.append(f"draw {int(first[0])}")
+        unit_index = int(first[-1]) if value.ndim else 0
+        if r.unit == "participant":
+            where.append(f"participant {participants[unit_index]!r}")
+        elif r.unit == "row":
+            where.append(f"row {unit_index}")
+            if row_participant is not None:
+                where.append(f"participant {participants[int(row_participant[unit_index])]!r}")
+        at = f" ({', '.join(where)})" if where else ""
+        raise DataError(
+            f"params[{name!r}] = {float(value[first])!r}{at} lies {_outside(comp, name, domain)}"
+            + _more(int(bad.sum()))
+        )
+
+
+def check_computed(
+    comp: Composition,
+    computed: Mapping[str, Any],
+    mask: np.ndarray,
+    describe: Callable[[tuple[int, ...]], str],
+) -> None:
+    """`DataError` for the first decision parameter the mapping computed outside the
+    decision model's domain: a model problem (e.g. a threshold that turns negative),
+    named with the mapping.
+
+    Parameters
+    ----------
+    comp
+        The model's components.
+    computed
+        ``name -> array`` of decision parameters, all of ``mask``'s shape; those in
+        ``comp.computed`` are checked, others ignored.
+    mask
+        True where a value is to be checked (False on padding, or on missed trials,
+        where the likelihood does not use it).
+    describe
+        The position of an index into ``mask``, e.g. ``"row 3, participant 0"``.
+    """
+    domains = comp.domains
+    mapping = type(comp.mapping).__name__
+    mask = np.asarray(mask, dtype=bool)
+    for name in comp.computed:
+        value = np.asarray(computed[name], dtype=float)
+        domain = domains[name]
+        bad = mask & ~domain.contains(value)
+        if not bad.any():
+            continue
+        first = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
+        index = tuple(int(i) for i in first)
+        raise DataError(
+            f"{mapping} computed {name} = {float(value[index])!r} ({describe(index)}) from the "
+            f"parameters given, {_outside(comp, name, domain)}; choose the mapping's "
+            f"parameters (or bounds) so that {name} stays within {domain}"
+            + _more(int(bad.sum()))
+        )

@@ -1,4 +1,4 @@
-"""Command line: ``rlssm demo | fit | simulate | check``.
+"""Command line: ``rlssm demo | fit | simulate | check | calibrate``.
 
 ``rlssm demo`` is the main job: it simulates the seed tutorial's design (two-armed
 Gaussian bandit) with known parameters, fits the hierarchical dual-rate Rescorla-Wagner +
@@ -93,21 +93,45 @@ def _fit(model, data: pd.DataFrame, args: argparse.Namespace, hierarchical: bool
     """
     from .fitting import Hierarchical, default_include, sample
 
+    formulas = _pairs(getattr(args, "formula", None), "--formula", "a=1 + condition + (1 | participant_id)", str)
+    fixed = _pairs(getattr(args, "fixed", None), "--fixed", "s=1", float)
+    if formulas and not hierarchical:
+        raise ValueError("--formula needs the hierarchical fit; leave out --flat")
     if hierarchical:
-        fit = Hierarchical(model, data)
+        fit = Hierarchical(model, data, formulas=formulas, fixed=fixed)
         start = time.perf_counter()
         idata = fit.sample(chains=args.chains, tune=args.tune, draws=args.draws, seed=args.seed)
         return fit, idata, time.perf_counter() - start
-    include = default_include(model, data, hierarchical=False)
-    hm = model.to_hssm(data, include=include)
+    include = [spec for spec in default_include(model, data, hierarchical=False) if spec.name not in fixed]
+    hm = model.to_hssm(data, include=include, fixed=fixed)
     start = time.perf_counter()
     idata = sample(hm, chains=args.chains, tune=args.tune, draws=args.draws, seed=args.seed)
     return hm, idata, time.perf_counter() - start
 
 
-def _group_table(model, idata, truth: dict[str, float] | None) -> pd.DataFrame:
-    from .fitting import group_names
+def _pairs(items: Sequence[str] | None, flag: str, example: str, kind: Any) -> dict[str, Any]:
+    """``NAME=VALUE`` command-line items as a dict (``ValueError``: one line, exit 2)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {flag} '{example}'")
+        try:
+            out[name.strip()] = kind(value.strip())
+        except ValueError:
+            raise ValueError(f"{flag} {item!r}: {value.strip()!r} is not a number") from None
+    return out
+
+
+def _group_table(model, idata, truth: dict[str, float] | None, fit: Any = None) -> pd.DataFrame:
+    from .fitting import Hierarchical, group_names
+    from .fitting import group_summary as fit_summary
     from .plots import group_summary
+
+    if isinstance(fit, Hierarchical) and (fit.regressions or fit.fixed):
+        # Coefficients and effects: the fit's own table, one row per element.
+        table = fit_summary(fit, idata).rename(columns={"q05": "lower", "q95": "upper"})
+        return table.loc[[i for i in table.index if not str(i).endswith("_sigma") and "_sigma[" not in str(i)]]
 
     names = group_names(model, idata)
     table = group_summary(idata, list(names.values()))
@@ -227,7 +251,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     hm, idata, seconds = _fit(model, data, args, hierarchical=not args.flat)
-    table = _group_table(model, idata, None)
+    table = _group_table(model, idata, None, hm)
     print(f"Sampling took {seconds:.1f} s; {_sampler_line(idata)}. Group-level parameters (90% interval):")
     _print_table(table)
     table.to_csv(out / "group_parameters.csv")
@@ -302,6 +326,53 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+
+    from .calibration import SEED_PRIOR, sbc
+    from .environments import GaussianBandit
+
+    model = _model(args.rule, args.decision, (0, 1), args.precision)
+    priors: dict[str, dict[str, Any]] = {}
+    for option, items in (("--prior", args.prior), ("--fit-prior", args.fit_prior)):
+        for item in items or []:
+            name, _, text = item.partition("=")
+            try:
+                spec = json.loads(text)
+            except json.JSONDecodeError:
+                spec = None
+            if not isinstance(spec, dict):
+                raise ValueError(f"{option} {item}: expected NAME=JSON, e.g. {option} 't={{\"name\": "
+                                 f"\"TruncatedNormal\", \"mu\": 0.3, \"sigma\": 0.05}}'")
+            priors.setdefault(option, {})[name] = spec
+    base = {} if args.default_prior else {k: v for k, v in SEED_PRIOR.items() if k in model.param_names}
+    prior = base | priors.get("--prior", {})
+    fit_prior = prior | priors["--fit-prior"] if "--fit-prior" in priors else None
+    hierarchical = args.fit == "hierarchical"
+    participants = args.participants if hierarchical else 1
+    env = GaussianBandit(means=(0.2, 0.8), sd=0.1)
+    print(f"Calibrating ({args.fit}): {args.replicates} replicates of {participants} participant(s) x "
+          f"{args.trials} trials, {args.chains} chain(s) x ({args.tune} tune + {args.draws} draws), thin {args.thin} ...")
+    result = sbc(model, env, prior=prior, n_participants=participants, n_trials=args.trials,
+                 n_replicates=args.replicates, fit=args.fit, chains=args.chains, tune=args.tune, draws=args.draws,
+                 thin=args.thin, seed=args.seed, fit_prior=fit_prior, batch_size=args.batch_size,
+                 max_tree_depth=(7, 10) if args.max_tree_depth is None else args.max_tree_depth,
+                 progress=lambda line: print("  " + line, flush=True))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.ranks.to_csv(out / "ranks.csv")
+    table = result.uniformity()
+    table.to_csv(out / "uniformity.csv")
+    fig = result.plot()
+    fig.savefig(out / "ecdf.png", dpi=110)
+    plt.close(fig)
+    print(f"\nRank uniformity ({args.replicates} replicates, ranks 0..{result.n_ranks}; p < 0.05 flags a variable):")
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):
+        print(table.loc[result.group_variables(), ["chi2_p", "ecdf_p", "mean_rank"]].to_string())
+    print(f"Wrote ranks.csv, uniformity.csv and ecdf.png to {out}/")
+    return 0
+
+
 def _count(minimum: int):
     """An argparse type: an integer of at least ``minimum`` (argparse's one-line error)."""
 
@@ -356,6 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
     f.add_argument("--choices", default="0,1", help="response values in option order, e.g. 0,1 or -1,1")
     f.add_argument("--flat", action="store_true", help="one set of parameters for everyone")
+    f.add_argument("--formula", action="append", metavar="NAME=FORMULA",
+                   help="a regression for one parameter, e.g. --formula 'a=1 + condition + (1 | participant_id)'")
+    f.add_argument("--fixed", action="append", metavar="NAME=VALUE",
+                   help="hold a parameter at a constant, e.g. --fixed z=0.5")
     f.add_argument("--out", default="rlssm_fit")
     sampling(f, chains=2, tune=500, draws=500)
     f.set_defaults(func=cmd_fit)
@@ -382,6 +457,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--decision", choices=tuple(DECISIONS), default="angle")
     c.add_argument("--choices", default="0,1")
     c.set_defaults(func=cmd_check)
+
+    k = sub.add_parser("calibrate", help="simulation-based calibration: prior draws, simulate, fit, rank statistics")
+    k.add_argument("--fit", choices=("flat", "hierarchical"), default="flat")
+    k.add_argument("--rule", choices=tuple(RULES), default="dual")
+    k.add_argument("--decision", choices=tuple(d for d in DECISIONS if d not in N_OPTION), default="angle")
+    k.add_argument("--replicates", type=_count(2), default=20)
+    k.add_argument("--participants", type=_count(1), default=8, help="per replicate (hierarchical only)")
+    k.add_argument("--trials", type=_count(1), default=200)
+    k.add_argument("--thin", type=_count(1), default=3)
+    k.add_argument("--batch-size", type=_count(1), default=25, help="flat replicates fitted in one NUTS run")
+    k.add_argument("--prior", action="append", help="NAME=JSON prior of the simulation and the fit")
+    k.add_argument("--fit-prior", action="append", help="NAME=JSON prior of the fit only (negative control)")
+    k.add_argument("--default-prior", action="store_true",
+                   help="start from the fits' default priors instead of rlssm.calibration.SEED_PRIOR")
+    k.add_argument("--max-tree-depth", type=_count(1), default=None,
+                   help="NUTS' tree depth limit (default: 7 in warm-up, 10 for the draws)")
+    k.add_argument("--out", default="rlssm_calibration")
+    sampling(k, chains=1, tune=300, draws=300)
+    k.set_defaults(func=cmd_calibrate)
     return p
 
 

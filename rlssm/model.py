@@ -300,10 +300,17 @@ class RLSSM(eqx.Module):
 
         return make_model_config(self, data)
 
-    def to_hssm(self, data: pd.DataFrame, include: Sequence[Any] | None = None, **kwargs: Any) -> "hssm.HSSM":
+    def to_hssm(
+        self,
+        data: pd.DataFrame,
+        include: Sequence[Any] | None = None,
+        fixed: Mapping[str, float] | None = None,
+        **kwargs: Any,
+    ) -> "hssm.HSSM":
         """An ``hssm.HSSM`` for ``data``, ready to ``.sample()``.
 
-        ``include`` takes ``hssm.Param`` specifications as in HSSM; other keyword
+        ``include`` takes ``hssm.Param`` specifications as in HSSM; ``fixed`` holds
+        parameters at constants (``{"s": 1.0}``, HSSM's scalar prior); other keyword
         arguments go to ``hssm.HSSM``. Its log-likelihood and predictive draws align
         with the rows of ``data`` as given.
 
@@ -313,5 +320,5 @@ class RLSSM(eqx.Module):
         """
         from .hssm_bridge import to_hssm
 
-        return to_hssm(self, data, include=include, **kwargs)
+        return to_hssm(self, data, include=include, fixed=fixed, **kwargs)
 

@@ -63,9 +63,10 @@ LAYERS: dict[str, int] = {
     "hssm_bridge": 6,
     # L7 inference: PyMC fit, range checks, comparison, HSSM defaults
     "fitting": 7,
-    # L8 front ends
+    # L8 front ends, and calibration (prior draws, simulation and fits together)
     "plots": 8,
     "cli": 8,
+    "calibration": 8,
     # the package's __init__: re-exports public names
     "__init__": 9,
 }

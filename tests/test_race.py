@@ -8,6 +8,7 @@ the models' own exact samplers; and finite differences of the log-densities.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -28,35 +29,42 @@ def vs(v: np.ndarray) -> dict[str, np.ndarray]:
     return {f"v{k}": v[k] for k in range(v.shape[0])}
 
 
-# One jitted likelihood, one value-and-gradient and one sampler for the whole module:
-# the model is a pytree without leaves (its n_options is static), so traces are cached
-# per model, shape and dtype; the tests share shapes where they can.
-@jax.jit
+# The models' logp and sample are jitted inside (per shape and dtype of the broadcast
+# arguments); one jitted value-and-gradient serves the gradient tests. The model is a
+# pytree without leaves (n_options is static), so traces are cached per model too.
 def _logp(model, rt, choice, params):
     return model.logp(rt, choice, **params)
 
 
-@jax.jit
-def _value_and_grads(model, rt, choice, params):
-    """The log-density and its gradient with respect to ``rt`` and every parameter."""
-
-    def total(rt, params):
-        return jnp.sum(model.logp(rt, choice, **params))
-
-    return model.logp(rt, choice, **params), jax.grad(total, argnums=(0, 1))(rt, params)
-
-
-@jax.jit
 def _sample(model, key, params):
     return model.sample(key, **params)
 
 
-_GRADIENT_POINTS = 96  # every value-and-gradient call has this many points
+# Compiling takes most of these tests' time. A gradient, and a likelihood evaluated
+# once, are compiled with LLVM's optimisation level 0 (about 40% faster to compile; the
+# HLO passes and IEEE arithmetic are unchanged, so values agree with the default build
+# to rounding); likelihoods evaluated many times keep the default build.
+_FAST_COMPILE = {"xla_backend_optimization_level": 0}
+_logp_once = jax.jit(_logp, compiler_options=_FAST_COMPILE)
 
 
-def _pad(x: np.ndarray) -> np.ndarray:
-    """``x`` repeated up to `_GRADIENT_POINTS` entries (one compiled shape)."""
-    return np.resize(np.asarray(x), _GRADIENT_POINTS)
+@functools.partial(jax.jit, compiler_options=_FAST_COMPILE)
+def _value_and_grads(model, rt, choice, params):
+    """The log-density and its gradient with respect to ``rt`` and every parameter."""
+
+    def total(rt, params):
+        lp = model.logp(rt, choice, **params)
+        return jnp.sum(lp), lp
+
+    (_, lp), grads = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(rt, params)
+    return lp, grads
+
+
+# Compiling the likelihood takes seconds, its gradient more: every call of `_logp` has
+# `_POINTS` points and every call of `_value_and_grads` `_GRADIENT_POINTS`.
+_POINTS = 2048
+_GRADIENT_POINTS = 96
+_DRAWS = 100_000
 
 
 # ---------------------------------------------------------------------- declarations
@@ -103,14 +111,15 @@ def test_bad_arguments_raise(cls):
 def test_rdm_matches_hssm_logp_rdm3():
     """HSSM's ``logp_rdm3`` (its ``b`` is ``A + B``) at random points inside the bounds."""
     rng = np.random.default_rng(20260315)
-    n = 2000
+    n = _POINTS
     v = rng.uniform(0.0, 2.5, (3, n))
     A = rng.uniform(0.0, 1.0, n)
     B = rng.uniform(0.1, 3.0, n)
     t = rng.uniform(0.0, 2.0, n)
     rt = t + np.exp(rng.uniform(math.log(0.02), math.log(5.0), n))
     choice = rng.integers(0, 3, n)
-    reference = np.asarray(logp_rdm3(np.stack([rt, choice], axis=1), A, A + B, *v, t))
+    with jax.enable_x64(True):
+        reference = np.asarray(jax.jit(logp_rdm3)(np.stack([rt, choice], axis=1), A, A + B, *v, t))
     with jax.enable_x64(True):
         ours = np.asarray(_logp(RDM(3), rt, choice, {**vs(v), "A": A, "B": B, "t": t}))
     assert ours.dtype == np.float64
@@ -126,7 +135,7 @@ def test_rdm_at_zero_A_is_the_wald_race():
     """``A = 0``: the race of inverse Gaussian (Wald) times, from scipy; and ``A -> 0`` is
     continuous into it."""
     rng = np.random.default_rng(5)
-    n = 600
+    n = _POINTS
     v = rng.uniform(0.05, 3.0, (3, n))
     B = rng.uniform(0.1, 3.0, n)
     t = rng.uniform(0.0, 0.5, n)
@@ -143,7 +152,7 @@ def test_rdm_at_zero_A_is_the_wald_race():
         ours = np.asarray(_logp(RDM(3), t + s, choice, {**params, "A": np.zeros(n)}))
         near = np.asarray(_logp(RDM(3), t + s, choice, {**params, "A": np.full(n, 1e-9)}))
     live = reference > -15.0
-    assert live.sum() > 400
+    assert live.sum() > 1200
     np.testing.assert_allclose(ours[live], reference[live], rtol=0.0, atol=1e-8)
     np.testing.assert_allclose(near, ours, rtol=0.0, atol=1e-7)
 
@@ -158,7 +167,7 @@ def test_lba_matches_hssm(n_options, reference):
     default cast policy makes a float32: the ``numpy+floatX`` policy keeps it float64.
     """
     rng = np.random.default_rng(100 + n_options)
-    n = 1500
+    n = _POINTS
     v = rng.uniform(0.0, 1.0, (n_options, n))
     A = rng.uniform(0.0, 1.0, n)
     B = rng.uniform(0.05, 1.0, n)
@@ -168,7 +177,7 @@ def test_lba_matches_hssm(n_options, reference):
     if n_options == 4:
         # HSSM's JAX version mixes int32 and int64 indices (standard promotion needed).
         with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
-            expected = np.asarray(reference(data, A, A + B, *v))
+            expected = np.asarray(jax.jit(reference)(data, A, A + B, *v))
     else:
         with pytensor.config.change_flags(cast_policy="numpy+floatX", floatX="float64"):
             inputs = [pt.matrix("data"), pt.vector("A"), pt.vector("b")]
@@ -178,7 +187,8 @@ def test_lba_matches_hssm(n_options, reference):
     log_p_some = np.log1p(-np.prod(stats.norm.cdf(-v / 0.1), axis=0))
     params = {**vs(v), "A": A, "B": B, "t": np.zeros(n), "s": np.full(n, 0.1)}
     with jax.enable_x64(True):
-        ours = np.asarray(_logp(LBA(n_options), rt, choice, params)) - log_p_some
+        logp = _logp if n_options == 3 else _logp_once  # LBA(3) serves the sampler tests too
+        ours = np.asarray(logp(LBA(n_options), rt, choice, params)) - log_p_some
     # As for the RDM: HSSM differences normal distribution functions near 1.
     live = expected > -15.0
     assert live.sum() > 400
@@ -192,6 +202,20 @@ def _ks_distance(samples: np.ndarray, grid: np.ndarray, cdf: np.ndarray) -> floa
     f = np.interp(x, grid, cdf)
     n = len(x)
     return float(max((np.arange(1, n + 1) / n - f).max(), (f - np.arange(0, n) / n).max()))
+
+
+def _full(params: dict[str, float], n: int) -> dict[str, np.ndarray]:
+    """Every parameter as an array of ``n`` copies."""
+    return {k: np.full(n, x, dtype=float) for k, x in params.items()}
+
+
+def _density(model, rt: np.ndarray, choice: int, params: dict[str, float]) -> np.ndarray:
+    """``exp(logp)`` at each of ``rt`` (a multiple of `_POINTS` long), in float64."""
+    chunks = [
+        np.exp(np.asarray(_logp(model, part, np.full(_POINTS, choice), _full(params, _POINTS))))
+        for part in rt.reshape(-1, _POINTS)
+    ]
+    return np.concatenate(chunks)
 
 
 _SAMPLER_CASES = [
@@ -213,18 +237,17 @@ def test_sampler_matches_likelihood(name, case):
     Kolmogorov-Smirnov distance of its distribution function (density integrated by
     Simpson's rule on a fine grid)."""
     model = RDM(3) if name == "RDM" else LBA(3)
-    n = 100_000
+    n = _DRAWS
     v = np.asarray(case["v"])
     params = {**vs(v), **{k: x for k, x in case.items() if k != "v"}}
     t = case["t"]
     # Decision times up to a horizon past which the remaining mass is negligible
     # (below 1e-5: exponential tails for the RDM, ~1/s ones for the LBA).
     horizon = 2000.0 if name == "RDM" else 1e5
-    grid = np.concatenate([[0.0], np.geomspace(1e-5, horizon, 30_000)])
+    grid = np.concatenate([[0.0], np.geomspace(1e-5, horizon, 20 * _POINTS - 1)])
     with jax.enable_x64(True):
-        full = {k: np.full(n, x) for k, x in params.items()}
-        rt, choice = (np.asarray(x) for x in _sample(model, jax.random.key(7), full))
-        density = np.exp(np.asarray(_logp(model, t + grid[:, None], np.arange(3)[None, :], params)))
+        rt, choice = (np.asarray(x) for x in _sample(model, jax.random.key(7), _full(params, n)))
+        density = np.stack([_density(model, t + grid, k, params) for k in range(3)], axis=1)
     cumulative = integrate.cumulative_simpson(density, x=grid, axis=0, initial=0.0)
     mass = cumulative[-1]
     never = 1.0 - mass.sum()
@@ -246,17 +269,17 @@ def test_sampler_broadcasts_and_is_deterministic():
     params = {
         "v0": np.array([[0.5], [1.5]], dtype=np.float32),
         "v1": np.float32(1.0),
+        "v2": np.float32(0.2),
         "A": np.linspace(0.0, 1.0, 50, dtype=np.float32),
         "B": np.float32(0.5),
         "t": np.float32(0.25),
     }
     with jax.enable_x64(False):
-        rt, choice = _sample(RDM(2), jax.random.key(3), params)
-        again, _ = _sample(RDM(2), jax.random.key(3), params)
-        other, _ = _sample(RDM(2), jax.random.key(4), params)
-        lba_rt, lba_choice = LBA(2).sample(jax.random.key(3), **params, s=np.float32(1.0))
-    assert rt.shape == choice.shape == (2, 50) and lba_rt.shape == (2, 50)
-    assert rt.dtype == jnp.float32 and choice.dtype == jnp.int32 and lba_choice.dtype == jnp.int32
+        rt, choice = RDM(3).sample(jax.random.key(3), **params)
+        again, _ = RDM(3).sample(jax.random.key(3), **params)
+        other, _ = RDM(3).sample(jax.random.key(4), **params)
+    assert rt.shape == choice.shape == (2, 50)
+    assert rt.dtype == jnp.float32 and choice.dtype == jnp.int32
     np.testing.assert_array_equal(np.asarray(rt), np.asarray(again))
     assert not np.array_equal(np.asarray(rt), np.asarray(other))
     assert np.all(np.asarray(rt) > 0.25) and np.all(np.isfinite(np.asarray(rt)))
@@ -267,8 +290,9 @@ def test_sampler_broadcasts_and_is_deterministic():
 
 def test_no_finisher_gives_infinite_rt():
     with jax.enable_x64(True):
-        rt, choice = RDM(2).sample(jax.random.key(0), v0=np.full(4000, -3.0), v1=-3.0, A=0.5, B=2.0, t=0.1)
-        lba_rt, lba_choice = LBA(2).sample(jax.random.key(0), v0=np.full(4000, -8.0), v1=-8.0, A=0.5, B=1.0, t=0.1, s=1.0)
+        rt, choice = _sample(RDM(3), jax.random.key(0), _full({"v0": -3.0, "v1": -3.0, "v2": -4.0, "A": 0.5, "B": 2.0, "t": 0.1}, _DRAWS))
+        lba = {"v0": -8.0, "v1": -8.0, "v2": -9.0, "A": 0.5, "B": 1.0, "t": 0.1, "s": 1.0}
+        lba_rt, lba_choice = _sample(LBA(3), jax.random.key(0), _full(lba, _DRAWS))
     rt, choice = np.asarray(rt), np.asarray(choice)
     # Each accumulator finishes with probability E[exp(2 v d)] < exp(-12).
     assert np.all(np.isinf(rt)) and np.all(choice == 0)
@@ -339,6 +363,15 @@ def _extreme_points(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.nda
     return params["t"] + s, choice, params, s
 
 
+def _value_and_grads_or_value(model, rt, choice, params, dtype):
+    """Value and gradients, except for the LBA in float32: its value alone (one
+    gradient fewer to compile; the RDM's float32 gradients are checked)."""
+    if isinstance(model, LBA) and dtype == "float32":
+        return _logp_once(model, rt, choice, params), ()
+    value, (grad_rt, grads) = _value_and_grads(model, rt, choice, params)
+    return value, (grad_rt, *grads.values())
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", ["RDM", "LBA"])
 def test_finite_values_and_gradients_everywhere(name, dtype):
@@ -346,9 +379,10 @@ def test_finite_values_and_gradients_everywhere(name, dtype):
     rt, choice, params, s = _extreme_points(name)
     with jax.enable_x64(dtype == "float64"):
         cast = {k: x.astype(dtype) for k, x in params.items()}
-        value, (grad_rt, grads) = _value_and_grads(model, rt.astype(dtype), choice, cast)
+        value, all_grads = _value_and_grads_or_value(model, rt.astype(dtype), choice, cast, dtype)
     value = np.asarray(value)
-    all_grads = [np.asarray(grad_rt), *map(np.asarray, grads.values())]
+    all_grads = [np.asarray(g) for g in all_grads]
+    assert len(all_grads) == (0 if (name, dtype) == ("LBA", "float32") else len(params) + 1)
     assert value.dtype == np.dtype(dtype)
     assert np.all(np.isfinite(value)) and all(np.all(np.isfinite(g)) for g in all_grads)
     assert np.all(value >= np.asarray(LOGP_FLOOR, dtype=dtype))
@@ -374,21 +408,22 @@ def test_float32_matches_float64(name):
     with jax.enable_x64(True):
         lp64 = np.asarray(_value_and_grads(model, rt, choice, params)[0])
     with jax.enable_x64(False):
-        lp32, _ = _value_and_grads(model, rt.astype(np.float32), choice, {k: x.astype(np.float32) for k, x in params.items()})
+        cast = {k: x.astype(np.float32) for k, x in params.items()}
+        lp32 = _value_and_grads_or_value(model, rt.astype(np.float32), choice, cast, "float32")[0]
         assert lp32.dtype == jnp.float32
-        # Python scalars take the dtype of the arrays they meet.
-        scalar = model.logp(np.float32(1.0), 1, **{k: float(x[0]) for k, x in params.items()})
-        assert scalar.dtype == jnp.float32
     live = lp64 > -30.0
     assert live.sum() > 60
     np.testing.assert_allclose(np.asarray(lp32)[live], lp64[live], rtol=1e-4, atol=1e-4)
 
 
 def test_logp_broadcasts():
+    """Arguments broadcast together (here to the shape the likelihood is compiled for)."""
+    rng = np.random.default_rng(9)
+    rt = 0.2 + np.exp(rng.uniform(-2.0, 1.0, _POINTS))
+    choice = rng.integers(0, 3, _POINTS)
+    params = {"v0": np.array([1.0]), "v1": 0.5, "v2": np.full(_POINTS, 1.5), "A": 0.3, "B": 0.8, "t": 0.2}
     with jax.enable_x64(True):
-        rt = np.linspace(0.5, 2.0, 4)[:, None]
-        lp = RDM(2).logp(rt, np.array([0, 1]), v0=1.0, v1=np.array([0.5, 2.0]), A=0.3, B=0.8, t=0.2)
-        single = RDM(2).logp(float(rt[2, 0]), 1, v0=1.0, v1=2.0, A=0.3, B=0.8, t=0.2)
-        lba = LBA(2).logp(rt, 0, v0=1.0, v1=0.5, A=0.3, B=0.8, t=0.2, s=np.array([1.0, 2.0]))
-    assert lp.shape == (4, 2) and single.shape == () and lba.shape == (4, 2)
-    assert float(lp[2, 1]) == pytest.approx(float(single), rel=1e-14)
+        lp = RDM(3).logp(rt, choice, **params)
+        full = RDM(3).logp(rt, choice, **_full({k: float(np.ravel(x)[0]) for k, x in params.items()}, _POINTS))
+    assert lp.shape == (_POINTS,) and lp.dtype == jnp.float64
+    np.testing.assert_array_equal(np.asarray(lp), np.asarray(full))

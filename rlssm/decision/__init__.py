@@ -1,5 +1,6 @@
 """Decision models: the likelihood and sampler of (rt, choice) on one trial."""
 
+from .advantage import AdvantageRDM
 from .angle import Angle
 from .base import AbstractDecisionModel
 from .ddm import DDM
@@ -14,6 +15,7 @@ __all__ = [
     "LBA",
     "RDM",
     "AbstractDecisionModel",
+    "AdvantageRDM",
     "Angle",
     "AngleLAN",
     "Fixed",

@@ -27,14 +27,14 @@ from .accumulators import (
     broadcast_with_choice,
     check_n_options,
     check_names,
+    lba_first_passage,
+    lba_window,
     race_outcome,
     stack_inputs,
     stage,
-    winner_mask,
-    lba_first_passage,
-    lba_window,
     wald_first_passage,
     wald_window,
+    winner_mask,
 )
 from .base import AbstractDecisionModel
 
@@ -116,8 +116,8 @@ class RDM(AbstractDecisionModel):
         F(s | d) = Phi((v s - d) / sqrt s) + exp(2 v d) Phi(-(v s + d) / sqrt s)
 
     and the density of ``(rt, k)`` is ``f_k(s) prod_{j != k} (1 - F_j(s))``, with
-    ``f_k``, ``F_k`` the averages over ``d`` (Tillman et al., 2020, eqs. 3-6, in closed
-    form). ``A = 0`` is the race of fixed-start Wald accumulators (Logan, Van Zandt,
+    ``f_k``, ``F_k`` the averages over ``d``, which have closed forms (Tillman et al.,
+    2020). ``A = 0`` is the race of fixed-start Wald accumulators (Logan, Van Zandt,
     Verbruggen & Wagenmakers, 2014). This is HSSM's ``racing_diffusion_3``
     (``logp_rdm3``, whose ``b`` is ``A + B``) for ``N = 3``, and ssm-simulators'
     ``racing_diffusion_3`` (the test suite checks the likelihood against HSSM's).
@@ -128,12 +128,11 @@ class RDM(AbstractDecisionModel):
     (Levy) time.
 
     **Likelihood.** Exact, in logs: the averages over the start have closed forms,
-    evaluated with the cancellations of the textbook formulas removed: a Taylor series
-    about the window's midpoint (density) or Gauss-Legendre quadrature (survival) where
-    ``A`` is small against ``sqrt(s)``, so that ``A -> 0`` is continuous (and
-    differentiable) into the Wald race; the ``1 / v`` terms of the closed-form survival
-    replaced by their series in ``v`` near ``v = 0``; normal tails differenced on their
-    small side. In float64 it is within about 1e-12 (relative) of 500-digit arithmetic
+    evaluated with the cancellations of the textbook formulas removed: Taylor series
+    about the start window's midpoint where ``A`` is small against ``sqrt(s)``, so that
+    ``A -> 0`` is continuous (and differentiable) into the Wald race; the ``1 / v``
+    terms of the closed-form survival function replaced by their series in ``v`` near
+    ``v = 0``; normal tails differenced on their small side. In float64 it is within about 1e-12 (relative) of 500-digit arithmetic
     over drifts -20..20, decision times 1e-4..100 s, ``A`` 0..3, ``B`` 0.01..3 (the
     inherent loss, about ``log10(v s / d)`` digits in the far right tail, aside).
     `logp` returns ``log(p + exp(LOGP_FLOOR))`` (``LOGP_FLOOR = -66.1``): exactly the
@@ -229,7 +228,7 @@ class LBA(AbstractDecisionModel):
     An accumulator whose drift is negative never arrives. With ``z = (d - v s) / (s_d
     s)`` (``s`` the decision time, ``s_d`` the drift sd, ``d`` the distance travelled),
     the finishing time's density and distribution function averaged over the start are
-    (Brown & Heathcote, 2008, eqs. 1-2)
+    (Brown & Heathcote, 2008)
 
         f(s) = (1 / A) [v (Phi(z1) - Phi(z0)) + s_d (phi(z0) - phi(z1))]
         F(s) = 1 - (s_d s / A) [J(z1) - J(z0)],   J(z) = z Phi(z) + phi(z)
@@ -268,10 +267,9 @@ class LBA(AbstractDecisionModel):
     -----
     Parameters, in order: ``v0 .. v{N-1}`` in (0, 5) (default 1), ``A`` in (0, 1)
     (default 0.3), ``B`` in (0.05, 2) (default 0.5), ``t`` in (0, 2) (default 0.3),
-    ``s`` in (0, 5) (default 1). ``A`` and the default threshold ``A + B = 0.8`` follow
-    ssm-simulators' ``lba2`` (``A`` in (0, 1), default 0.3; ``b`` default 0.5); its
-    drift range (0, 1) is for ``s = 0.1``, so the drifts' range here is scaled for the
-    default ``s = 1``. Domains: ``A`` in [0, inf), ``B`` and ``s`` in (0, inf), ``t`` in
+    ``s`` in (0, 5) (default 1). ``A`` follows ssm-simulators' ``lba2`` (in (0, 1),
+    default 0.3); its drift range (0, 1) is for HSSM's ``s = 0.1``, so the drifts'
+    range here is scaled for the default ``s = 1``. Domains: ``A`` in [0, inf), ``B`` and ``s`` in (0, inf), ``t`` in
     [0, inf); drifts any real.
 
     References

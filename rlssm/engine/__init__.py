@@ -7,7 +7,7 @@ through [`rlssm.internal`][rlssm.internal]; see the Architecture page of the doc
 """
 
 from .composition import DERIVED_FIELDS, RL_PREFIX, Composition
-from .domains import Domain, check_bounds, check_computed, check_values
+from .domains import Domain, check_bounds, check_computed, check_fixed, check_values
 from .gather import gather_rows
 from .likelihood import GridResult, decide_grid, evaluate, is_plain, logp_grid, logp_rows, make_logp_fn
 from .params import (
@@ -53,6 +53,7 @@ __all__ = [
     "add_draw_axis",
     "as_numbers",
     "check_bounds",
+    "check_fixed",
     "check_computed",
     "check_names",
     "check_values",

@@ -39,7 +39,7 @@ from .._types import Bounds
 from .composition import Composition
 from .params import Resolved
 
-__all__ = ["Domain", "check_bounds", "check_computed", "check_values"]
+__all__ = ["Domain", "check_bounds", "check_computed", "check_fixed", "check_values"]
 
 
 def _outside(comp: Composition, name: str, domain: Domain) -> str:
@@ -64,6 +64,29 @@ def check_bounds(comp: Composition, bounds: Mapping[str, Bounds]) -> None:
                 f"bounds: {name!r} = {tuple(bound)} reaches {_outside(comp, name, domain)}; "
                 f"give bounds within {domain}"
             )
+
+
+def check_fixed(comp: Composition, fixed: Mapping[str, object] | None) -> dict[str, float]:
+    """``fixed`` (``name -> constant``, the parameters a fit holds still) as floats.
+
+    ``ValueError`` for a name that is not a sampled parameter, a value that is not a
+    finite number or lies outside the parameter's domain, or every parameter fixed.
+    """
+    out: dict[str, float] = {}
+    names = comp.param_names
+    domains = comp.domains
+    for name, value in dict(fixed or {}).items():
+        if name not in names:
+            raise ValueError(f"fixed: {name!r} is not a parameter of this model {names}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"fixed[{name!r}] must be a number, got {value!r}")
+        x = float(value)
+        if not bool(domains[name].contains(np.asarray(x))):
+            raise ValueError(f"fixed[{name!r}] = {x!r} lies {_outside(comp, name, domains[name])}")
+        out[name] = x
+    if out and len(out) == len(names):
+        raise ValueError("fixed: every parameter is fixed; nothing is left to fit")
+    return out
 
 
 def check_values(

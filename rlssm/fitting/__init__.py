@@ -5,6 +5,12 @@
   offsets and ``t`` held smoothly below each participant's fastest response (see
   [`rlssm.fitting.hierarchical`][rlssm.fitting.hierarchical]);
   [`group_summary`][rlssm.fitting.group_summary] tabulates its group variables.
+  Regressions by formula (``formulas=``, see
+  [`rlssm.fitting.formulas`][rlssm.fitting.formulas]) and constants (``fixed=``);
+  [`approximate`][rlssm.fitting.approximate] (Pathfinder, ADVI) for fast exploratory
+  fits, also as ``Hierarchical.sample(method=...)``.
+* [`Flat`][rlssm.fitting.Flat]: every participant fitted on their own (no pooling),
+  the fit simulation-based calibration ([`rlssm.calibration`][rlssm.calibration]) uses.
 * Through HSSM instead: [`default_include`][rlssm.fitting.default_include] gives every
   parameter an intercept (and, hierarchically, a participant random effect) with a prior
   inside the parameter's bounds; [`sample`][rlssm.fitting.sample] runs HSSM's NUTS
@@ -20,14 +26,18 @@
 """
 
 from .comparison import compare_participants, participant_log_likelihood, participant_loo
+from .flat import Flat
+from .variational import approximate
 from .hierarchical import NDT_NAME, Hierarchical, group_summary
 from .hssm_defaults import default_include, group_names, sample, t_start
 from ..hssm_bridge import RangeReport, check_decision_ranges, check_posterior_ranges
 
 __all__ = [
     "NDT_NAME",
+    "Flat",
     "Hierarchical",
     "RangeReport",
+    "approximate",
     "check_decision_ranges",
     "check_posterior_ranges",
     "compare_participants",

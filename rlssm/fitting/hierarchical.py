@@ -54,7 +54,10 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DataError
-from .links import Link, default_start, inside, link_inverse, location
+from ..engine import check_fixed
+from .formulas import Regression, parse_formulas
+from .links import SCALE_ARGUMENTS, Link, default_start, inside, link_inverse, location, prior_spec
+from .links import softplus as _softplus
 from ..hssm_bridge import check_decision_ranges
 
 if TYPE_CHECKING:
@@ -63,13 +66,25 @@ if TYPE_CHECKING:
 
     from ..model import RLSSM
 
-__all__ = ["DEFAULT_GROUP_SD", "NDT_NAME", "Hierarchical", "group_summary"]
+__all__ = ["COEFFICIENT_SD", "DEFAULT_GROUP_SD", "NDT_NAME", "ROW_CAP_SHARPNESS", "Hierarchical", "group_summary"]
 
 NDT_NAME = "t"
 """The parameter held below each participant's fastest response time (ssm-simulators' name)."""
 
 DEFAULT_GROUP_SD = 0.5
 """Scale of the ``HalfNormal`` prior on a group spread ``p_sigma`` (link scale)."""
+
+COEFFICIENT_SD = 1.0
+"""Default prior scale of a formula's coefficients on the link scale: ``Normal(0, 1)``
+for each coefficient, ``Normal(link(middle of the bounds), 1)`` for the intercept."""
+
+ROW_CAP_SHARPNESS = 10.0
+"""How sharply a ``t`` with a formula bends below each row's response time on its link
+scale: ``eta_t = cap - softplus(k (cap - eta)) / k``. With ``k = 1`` (the bend of the
+participant-level ``t``, where it is a change of variables and leaves the model as it
+is) the per-row bend would move a row's ``t`` by up to a link unit below its rt and let
+a slow ``t`` fit fast responses; with ``k = 10`` the value is ``eta`` to within 0.013
+until 0.2 below the cap."""
 
 _INIT_SIGMA = 0.2
 
@@ -109,6 +124,22 @@ class Hierarchical:
         [module docs][rlssm.fitting.hierarchical]; ``False`` samples ``log p_sigma`` instead. The
         non-decision time ``t`` held below the fastest response, and centred parameters,
         always use ``log p_sigma`` (their offsets are divided by the spread).
+    formulas
+        ``name -> formula`` (bambi/HSSM syntax, e.g. ``"1 + condition + (1 + condition |
+        participant_id)"``) for parameters with covariates or other group terms; the
+        others keep ``1 + (1 | participant_id)``. Coefficients live on the parameter's
+        link scale and are named as bambi names them (``a_Intercept``,
+        ``a_condition``, ``a_1|participant_id_sigma``); see
+        [`rlssm.fitting.formulas`][rlssm.fitting.formulas] and the fitting guide.
+    fixed
+        ``name -> constant`` for parameters held still (not sampled, no prior), each
+        inside its domain, e.g. ``{"z": 0.5}`` or an LBA's ``{"s": 1.0}``.
+    correlated
+        Parameters whose group-specific effects of one grouping factor (a random
+        intercept and slopes) are correlated, through an LKJ Cholesky factor; the
+        others' effects are independent.
+    lkj_eta
+        The LKJ prior's concentration (default 2: mild shrinkage towards no correlation).
 
     Examples
     --------
@@ -127,6 +158,10 @@ class Hierarchical:
         group_sd: float | Mapping[str, float] | None = None,
         centred: Sequence[str] = (),
         signed_spread: bool = True,
+        formulas: Mapping[str, str] | None = None,
+        fixed: Mapping[str, float] | None = None,
+        correlated: Sequence[str] = (),
+        lkj_eta: float = 2.0,
     ):
         import pymc as pm
         import pytensor.tensor as pt
@@ -135,17 +170,44 @@ class Hierarchical:
 
         self.model = model
         self.data = data
-        priors = dict(priors or {})
-        unknown = [k for k in priors if k not in model.param_names]
+        self.fixed = check_fixed(model.composition, fixed)
+        names = tuple(n for n in model.param_names if n not in self.fixed)
+        self.free_names: tuple[str, ...] = names
+        """The sampled parameters: `param_names` less the fixed ones."""
+        regressions = {
+            n: r for n, r in parse_formulas(formulas, data, model.param_names).items() if not r.is_default
+        }
+        held = [n for n in (formulas or {}) if n in self.fixed]
+        if held:
+            raise ValueError(f"formulas and fixed both name {held}; a fixed parameter has no formula")
+        self.regressions: dict[str, Regression] = regressions
+        """The parameters with a formula other than the default, ``name -> Regression``."""
+        if isinstance(correlated, str):
+            raise TypeError(f"correlated must be a sequence of parameter names, e.g. ({correlated!r},), got the string {correlated!r}")
+        correlated = tuple(correlated)
+        unknown = [k for k in correlated if k not in names]
         if unknown:
-            raise ValueError(f"priors: {unknown} are not parameters of this model {model.param_names}")
+            raise ValueError(f"correlated: {unknown} are not sampled parameters of this model {names}")
+        if not (math.isfinite(lkj_eta) and lkj_eta > 0):
+            raise ValueError(f"lkj_eta must be positive and finite, got {lkj_eta!r}")
+        priors = dict(priors or {})
+        allowed = set(names) - {n for n, r in regressions.items() if r.common}
+        allowed |= {v for n, r in regressions.items() for v in _coefficient_names(n, r)}
+        unknown = [k for k in priors if k not in allowed]
+        if unknown:
+            hint = [n for n in unknown if n in regressions]
+            raise ValueError(
+                f"priors: {unknown} are not parameters or coefficients of this model; allowed: {sorted(allowed)}"
+                + (f". {hint} have covariates: give priors to their coefficients "
+                   f"(e.g. {hint[0]}_Intercept, on the link scale) instead" if hint else "")
+            )
         if group_sd is None or isinstance(group_sd, (int, float)):
-            scale = {n: float(DEFAULT_GROUP_SD if group_sd is None else group_sd) for n in model.param_names}
+            scale = {n: float(DEFAULT_GROUP_SD if group_sd is None else group_sd) for n in names}
         else:
-            unknown = [k for k in group_sd if k not in model.param_names]
+            unknown = [k for k in group_sd if k not in names]
             if unknown:
-                raise ValueError(f"group_sd: {unknown} are not parameters of this model {model.param_names}")
-            scale = {n: float(group_sd.get(n, DEFAULT_GROUP_SD)) for n in model.param_names}
+                raise ValueError(f"group_sd: {unknown} are not parameters of this model {names}")
+            scale = {n: float(group_sd.get(n, DEFAULT_GROUP_SD)) for n in names}
         bad = {n: s for n, s in scale.items() if not (math.isfinite(s) and s > 0)}
         if bad:
             raise ValueError(f"group_sd must be positive and finite, got {bad}")
@@ -154,13 +216,19 @@ class Hierarchical:
             # A lone name would otherwise be read as its letters.
             raise TypeError(f"centred must be a sequence of parameter names, e.g. ({centred!r},), got the string {centred!r}")
         centred = tuple(centred)
-        unknown = [k for k in centred if k not in model.param_names]
+        unknown = [k for k in centred if k not in names]
         if unknown:
-            raise ValueError(f"centred: {unknown} are not parameters of this model {model.param_names}")
+            raise ValueError(f"centred: {unknown} are not sampled parameters of this model {names}")
+        both = [k for k in centred if k in regressions]
+        if both:
+            raise ValueError(f"centred: {both} have formulas; centring applies to the default formula only")
         layout = model.prepare(data)  # validates (DataError)
         # A LAN's training box against the priors x the data: one warning at most.
         check_decision_ranges(
-            model, data, include=[{"name": n, "prior": p} for n, p in priors.items()], stacklevel=3
+            model, data,
+            include=[{"name": n, "prior": p} for n, p in priors.items() if n in model.param_names]
+            + [{"name": n, "prior": v} for n, v in self.fixed.items()],
+            stacklevel=3,
         )
         self.participants = list(layout.participants)
         # The original data (missed trials as NaN), as to_hssm keeps it: what predictive
@@ -172,9 +240,16 @@ class Hierarchical:
         )
         self.fastest_rt = fastest
 
-        # The likelihood of the parameters alone: one value per participant in, one
-        # log-likelihood per row of the data out (the trial layout is fixed here).
-        op = make_params_op(model.logp_fn(data, per_row=False), model.param_names)
+        # The likelihood of the parameters alone: one value per participant (per row for
+        # a parameter with a formula) in, one log-likelihood per row of the data out (the
+        # trial layout is fixed here); fixed parameters enter as constants.
+        op = make_params_op(self.logp_fn(), names)
+        # Each row's response time (inf on missed trials): the cap of a t with a formula.
+        position = np.asarray(layout.row_position)
+        rt_rows = np.where(layout.observed.reshape(-1)[position], layout.rt.reshape(-1)[position], np.inf)
+        self._pieces: dict[str, list[tuple[str, np.ndarray, bool]]] = {}
+        self._row_cap: dict[str, np.ndarray] = {}
+        implied: list[str] = []
 
         coords = {"participant_id": [str(p) for p in self.participants]}
         initvals: dict[str, Any] = {}
@@ -184,9 +259,19 @@ class Hierarchical:
         signed_names: list[str] = []
         with pm.Model(coords=coords) as pm_model:
             subj = []
-            for name in model.param_names:
+            for name in names:
                 lower, upper = model.bounds[name]
                 link = Link(lower, upper)
+                if name in regressions:
+                    links[name] = link
+                    value, found = self._regression(
+                        pm_model, regressions[name], link, priors, scale[name], signed_spread,
+                        name in correlated, lkj_eta, rt_rows, implied, group_vars,
+                    )
+                    subj.append(value)
+                    support[name] = (lower, upper)
+                    initvals.update(found)
+                    continue
                 loc, init, support[name] = location(name, priors.get(name), lower, upper)
                 links[name] = link
                 mu: Any = link.forward(loc)
@@ -221,10 +306,10 @@ class Hierarchical:
                     if is_capped:
                         xi: Any = pm.Flat(f"{name}_xi", dims="participant_id")
                         eta: Any = pm.Deterministic(
-                            f"{name}_eta", cap_eta - pt.softplus(cap_eta - xi), dims="participant_id"
+                            f"{name}_eta", xi - _softplus(xi - cap_eta), dims="participant_id"
                         )
                         prior_eta: Any = pm.logp(pm.Normal.dist(mu=mu, sigma=sigma), eta)
-                        jacobian: Any = pt.softplus(xi - cap_eta)
+                        jacobian: Any = _softplus(xi - cap_eta)
                         pm.Potential(f"{name}_eta_prior", prior_eta.sum() - jacobian.sum())
                     else:
                         eta = pm.Normal(f"{name}_eta", mu=mu, sigma=sigma, dims="participant_id")
@@ -235,10 +320,10 @@ class Hierarchical:
                         c: Any = (cap_eta - mu) / sigma
                         zeta: Any = pm.Flat(f"{name}_zeta", dims="participant_id")
                         z: Any = pm.Deterministic(
-                            f"{name}_z", c - pt.softplus(c - zeta), dims="participant_id"
+                            f"{name}_z", zeta - _softplus(zeta - c), dims="participant_id"
                         )
                         prior_z: Any = pm.logp(pm.Normal.dist(), z)
-                        jac_z: Any = pt.softplus(zeta - c)
+                        jac_z: Any = _softplus(zeta - c)
                         pm.Potential(f"{name}_z_prior", prior_z.sum() - jac_z.sum())
                     elif signed:
                         zs: Any = pm.Normal(f"{name}_z_signed", 0.0, 1.0, dims="participant_id")
@@ -263,9 +348,161 @@ class Hierarchical:
         self._centred = centred
         self._signed: tuple[str, ...] = tuple(signed_names)
         """Parameters whose spread and offsets the sampler moves as signed values."""
-        self._internal: tuple[str, ...] = tuple(f"{n}_{v}_signed" for n in signed_names for v in ("sigma", "z"))
+        internal = [f"{n}_{v}_signed" for n in signed_names for v in ("sigma", "z")]
+        internal += [f"{v}_{w}_signed" for v in implied for w in ("sigma", "z")]
+        self._internal: tuple[str, ...] = tuple(internal)
         """Their free variables, dropped from the returned posterior (the signs are arbitrary)."""
+        self._implied: tuple[str, ...] = tuple(
+            [f"{n}_{v}" for n in signed_names for v in ("sigma", "z")] + [f"{v}{w}" for v in implied for w in ("_sigma", "")]
+        )
+        """What the signed coordinates imply (spreads, offsets, group effects), checked in their place."""
         self._pooled: dict[tuple[int, int], dict[str, float]] = {}
+
+    def logp_fn(self, per_row: bool | None = None) -> Any:
+        """The model's ``logp_fn`` for the data with the fixed parameters put in:
+        ``f(params) -> (rows,)`` of the sampled parameters. ``per_row`` defaults to
+        whether any parameter has a formula (then those take one value per row)."""
+        per_row = bool(self.regressions) if per_row is None else per_row
+        f = self.model.logp_fn(self.data, per_row=per_row)
+        constants = dict(self.fixed)
+        if not constants:
+            return f
+
+        def with_fixed(params: Mapping[str, Any]) -> Any:
+            return f({**params, **constants})
+
+        return with_fixed
+
+    def _regression(
+        self,
+        pm_model: Any,
+        reg: Regression,
+        link: Link,
+        priors: Mapping[str, Any],
+        scale: float,
+        signed_spread: bool,
+        correlated: bool,
+        lkj_eta: float,
+        rt_rows: np.ndarray,
+        implied: list[str],
+        group_vars: list[str],
+    ) -> tuple[Any, dict[str, Any]]:
+        """One parameter's linear predictor, per row of the data, as a PyMC expression.
+
+        Returns the natural values ``(rows,)`` and the initial values it suggests. Records
+        the pieces (variable, design matrix, whether the variable is a natural-unit
+        location) that `row_draws` rebuilds the same values from.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        name = reg.param
+        lower, upper = link.lower, link.upper
+        n_rows = len(self.data)
+        pieces: list[tuple[str, np.ndarray, bool]] = []
+        initvals: dict[str, Any] = {}
+        eta: Any = pt.zeros(n_rows)
+        if reg.intercept:
+            ones = np.ones((n_rows, 1))
+            if reg.common:
+                var = f"{name}_Intercept"
+                centre = float(link.forward(default_start(lower, upper)))
+                b0 = _coefficient(var, priors.get(var), centre, COEFFICIENT_SD, None, None)
+                pieces.append((var, ones, False))
+                eta = eta + b0
+            else:
+                loc, init, _ = location(name, priors.get(name), lower, upper)
+                var = name
+                pieces.append((var, ones, True))
+                eta = eta + link.forward(loc)
+                initvals[name] = init
+            group_vars.append(var)
+        for term in reg.common:
+            var = f"{name}_{term.name}"
+            k = term.columns.shape[1]
+            dims = None
+            if term.levels is not None:
+                dims = f"{var}_dim"
+                pm_model.add_coord(dims, list(term.levels))
+            beta = _coefficient(var, priors.get(var), 0.0, COEFFICIENT_SD, (k,) if dims is None and k > 1 else None, dims)
+            flat = beta if dims is not None or k > 1 else _reshape(beta, (1,))
+            pieces.append((var, term.columns, False))
+            eta = eta + pt.dot(term.columns, flat)
+            group_vars.append(var)
+        by_factor: dict[str, list[Any]] = {}
+        for term in reg.group:
+            by_factor.setdefault(term.factor, []).append(term)
+        for factor, terms in by_factor.items():
+            groups = terms[0].groups
+            factor_dim = f"{factor}__factor_dim"
+            if factor_dim not in pm_model.coords:
+                pm_model.add_coord(factor_dim, list(groups))
+            elif tuple(pm_model.coords[factor_dim]) != tuple(groups):
+                raise ValueError(f"formula of {name!r}: levels of {factor!r} differ between terms")
+            total = sum(t.k for t in terms)
+            if correlated and total > 1:
+                # Correlated effects of one factor: b_g = L z_g, L the Cholesky factor of
+                # an LKJ covariance (non-centred).
+                chol: Any
+                stds: Any
+                chol, _, stds = pm.LKJCholeskyCov(
+                    f"{name}_{factor}", n=total, eta=lkj_eta,
+                    sd_dist=pm.HalfNormal.dist(sigma=scale, shape=total), compute_corr=True,
+                )
+                z = pm.Normal(f"{name}_{factor}_z", 0.0, 1.0, shape=(len(groups), total))
+                effects = pt.dot(z, chol.T)
+                start = 0
+                for term in terms:
+                    var = f"{name}_{term.name}"
+                    cols = slice(start, start + term.k)
+                    b = _effects(pm_model, var, effects[:, cols], term, factor_dim)
+                    sd_dim = _expr_dim(var, term)
+                    pm.Deterministic(f"{var}_sigma", stds[cols] if sd_dim is not None else stds[start], dims=sd_dim)
+                    eta = eta + pt.dot(term.design, _reshape(b, (-1,)))
+                    pieces.append((var, term.design, False))
+                    group_vars.append(f"{var}_sigma")
+                    start += term.k
+                group_vars.append(f"{name}_{factor}_corr")
+                continue
+            for term in terms:
+                var = f"{name}_{term.name}"
+                shape = (term.k,) if term.k > 1 or term.levels is not None else ()
+                offsets_shape = (len(groups), term.k)
+                if signed_spread:
+                    signed = pm.Normal(f"{var}_sigma_signed", 0.0, scale, shape=shape)
+                    pm.Deterministic(f"{var}_sigma", pt.abs(signed), dims=_expr_dim(var, term))
+                    zs = pm.Normal(f"{var}_z_signed", 0.0, 1.0, shape=offsets_shape)
+                    raw = zs * _reshape(signed, (1, -1))
+                    implied.append(var)
+                    initvals[f"{var}_sigma"] = _INIT_SIGMA
+                else:
+                    sigma = pm.HalfNormal(f"{var}_sigma", sigma=scale, shape=shape, dims=_expr_dim(var, term))
+                    z = pm.Normal(f"{var}_z", 0.0, 1.0, shape=offsets_shape)
+                    raw = z * _reshape(sigma, (1, -1))
+                b = _effects(pm_model, var, raw, term, factor_dim)
+                eta = eta + pt.dot(term.design, _reshape(b, (-1,)))
+                pieces.append((var, term.design, False))
+                group_vars.append(f"{var}_sigma")
+        if name == NDT_NAME:
+            # Each row's t below that row's response time, smoothly on the link scale:
+            # far below the cap the map is the identity (rows of missed trials have none).
+            observed = np.isfinite(rt_rows)
+            too_fast = np.flatnonzero(observed & (rt_rows <= lower))
+            if too_fast.size:
+                i = int(too_fast[0])
+                raise DataError(
+                    f"row {i}: rt {rt_rows[i]!r} is not above the lower bound of {name!r} ({lower}); "
+                    "no non-decision time fits"
+                )
+            capped = observed & (rt_rows < upper)
+            middle = 0.5 * (lower + upper) if math.isfinite(upper) else lower + 1.0
+            cap = np.where(capped, link.forward(np.where(capped, rt_rows, middle)), 1e3)
+            self._row_cap[name] = cap
+            # = cap - softplus(k (cap - eta)) / k: eta itself up to 0.013 link units until
+            # 0.2 below the cap (k = 10), then bending onto it.
+            eta = eta - _softplus(ROW_CAP_SHARPNESS * (eta - cap)) / ROW_CAP_SHARPNESS
+        self._pieces[name] = pieces
+        return link.inverse(eta), initvals
 
     # ------------------------------------------------------------------ starting points
     def pooled_estimate(self, n_starts: int = 4, seed: int = 0) -> dict[str, float]:
@@ -291,8 +528,8 @@ class Hierarchical:
 
         if (n_starts, seed) in self._pooled:
             return dict(self._pooled[n_starts, seed])
-        names = self.model.param_names
-        f = self.model.logp_fn(self.data, per_row=False)
+        names = self.free_names
+        f = self.logp_fn(per_row=False)
         fastest = float(np.min(self.fastest_rt))
         box = []
         for name in names:
@@ -362,7 +599,7 @@ class Hierarchical:
             centre = self.pooled_estimate()
         else:
             centre = {}
-            for name in self.model.param_names:
+            for name in self.free_names:
                 lo, hi = self._support[name]
                 value = self.initvals.get(name)
                 centre[name] = float(default_start(lo, hi) if value is None else value)
@@ -373,7 +610,7 @@ class Hierarchical:
         points = []
         for _ in range(chains):
             point: dict[str, np.ndarray] = {}
-            for name in self.model.param_names:
+            for name in self.free_names:
                 link = self._links[name]
                 lo, hi = self._support[name]
                 eta = float(link.forward(float(centre[name]))) + rng.uniform(-jitter, jitter)
@@ -381,6 +618,9 @@ class Hierarchical:
                 if name == NDT_NAME:
                     # Below every participant's fastest response, with room to spare.
                     value = min(value, 0.9 * float(np.min(fastest)))
+                if name in self.regressions:
+                    self._regression_start(point, name, value, rng, jitter)
+                    continue
                 point[name] = np.asarray(inside(value, lo, hi))
                 sigma = _INIT_SIGMA * math.exp(rng.uniform(-jitter, jitter))
                 offsets = rng.uniform(-2 * jitter, 2 * jitter, n_part)
@@ -400,6 +640,34 @@ class Hierarchical:
             points.append(point)
         return points
 
+    def _regression_start(
+        self, point: dict[str, np.ndarray], name: str, value: float, rng: np.random.Generator, jitter: float
+    ) -> None:
+        """A parameter with a formula starts with every row near ``value``: the intercept
+        there, coefficients near 0, spreads near 0.2 and small offsets (values in the
+        variables' own units, as PyMC's initial values are)."""
+        model = self.pymc_model
+        link = self._links[name]
+        lo, hi = self._support[name]
+        free = {v.name for v in model.free_RVs}
+
+        def shape(var: str) -> tuple[int, ...]:
+            return tuple(int(d) for d in model[var].shape.eval())
+
+        for var, _, natural in self._pieces[name]:
+            if natural:
+                point[var] = np.asarray(inside(value, lo, hi))
+            elif var == f"{name}_Intercept":
+                point[var] = np.asarray(float(link.forward(inside(value, lo, hi))))
+            elif var in free:  # a coefficient
+                point[var] = rng.uniform(-0.1 * jitter, 0.1 * jitter, shape(var))
+            else:  # group effects: a Deterministic of a spread and offsets
+                for spread, offsets in ((f"{var}_sigma_signed", f"{var}_z_signed"), (f"{var}_sigma", f"{var}_z")):
+                    if spread in free:
+                        point[spread] = _INIT_SIGMA * np.exp(rng.uniform(-jitter, jitter, shape(spread)))
+                        point[offsets] = rng.uniform(-2 * jitter, 2 * jitter, shape(offsets))
+                        break
+
     # ------------------------------------------------------------------ sampling
     def sample(
         self,
@@ -414,15 +682,26 @@ class Hierarchical:
         max_tree_depth: int | tuple[int, int] = (7, 10),
         log_likelihood: bool = True,
         progressbar: bool = True,
+        method: str = "nuts",
         **nuts_kwargs: Any,
     ) -> xr.DataTree:
-        """NUTS (numpyro, through PyMC's JAX sampler).
+        """NUTS (numpyro, through PyMC's JAX sampler), or a fast approximation.
+
+        ``method="pathfinder"``, ``"advi"`` or ``"fullrank_advi"`` fits an approximation
+        instead, for exploration (see [`approximate`][rlssm.fitting.approximate], which
+        takes the keyword arguments such as ``iterations``; the NUTS settings
+        ``chains``, ``tune``, ``target_accept``, ``chain_method`` and
+        ``max_tree_depth`` do not apply): ``draws`` draws in one chain, in the same
+        layout.
 
         ``target_accept`` defaults to 0.9 rather than NUTS' usual 0.8: each participant's
         ``t`` is pinned just below their fastest response, where the likelihood falls
         steeply, and with a small ``t_sigma`` that makes a narrow neck. On the seed model
         (exact ``Angle``, 4 x (1000 + 1000)) 0.8 gave 26 and 17 divergent draws of 4000
-        (seeds 0, 1), 0.9 gave 17 and 14, for 10-25% more sampling time.
+        (seeds 0, 1), 0.9 gave 17 and 14, for 10-25% more sampling time. Those
+        divergences were NaN gradients of the bound on ``t`` (see
+        [`softplus`][rlssm.fitting.links.softplus]); since that fix the seed model gives 0
+        divergent draws at seeds 0 and 1, and so does the seed data cut to 16 x 240.
 
         Chains start near `pooled_estimate` (``init="pooled"``, the default) or near the
         initial values (``init="initvals"``), each moved by ``jitter`` as
@@ -459,6 +738,13 @@ class Hierarchical:
         import jax
         from pymc.sampling.jax import sample_jax_nuts
 
+        if method != "nuts":
+            from .variational import approximate
+
+            return approximate(
+                self, method=method, draws=draws, seed=seed, log_likelihood=log_likelihood,
+                init=init, jitter=jitter, progressbar=progressbar, **nuts_kwargs,
+            )
         if chain_method == "auto":
             chain_method = "parallel" if len(jax.devices()) >= chains else "vectorized"
         depths = (max_tree_depth, max_tree_depth) if isinstance(max_tree_depth, int) else tuple(max_tree_depth)
@@ -500,23 +786,74 @@ class Hierarchical:
 
         model = self.pymc_model
         checked = [v for v in model.free_RVs if v.name not in self._internal]
-        checked += [model[f"{n}_{v}"] for n in self._signed for v in ("sigma", "z")]
+        checked += [model[name] for name in self._implied]
         log_warnings(run_convergence_checks(idata, SimpleNamespace(free_RVs=checked, deterministics=[])))
 
     # ------------------------------------------------------------------ posterior access
     def participant_draws(self, idata: Any) -> dict[str, np.ndarray]:
-        """``name -> (chains, draws, participants)`` natural-scale values of every parameter."""
+        """``name -> (chains, draws, participants)`` natural-scale values of every sampled
+        parameter with the default formula (``<name>_subj``). A parameter with a formula
+        varies within participants: see `row_draws`."""
         posterior = idata["posterior"]
-        return {n: np.asarray(posterior[f"{n}_subj"].values, dtype=float) for n in self.model.param_names}
+        with_formula = [n for n in self.free_names if n in self.regressions]
+        if with_formula:
+            raise ValueError(
+                f"{with_formula} have formulas, so their values vary by row: use row_draws(idata)"
+            )
+        return {n: np.asarray(posterior[f"{n}_subj"].values, dtype=float) for n in self.free_names}
+
+    def row_draws(self, idata: Any) -> dict[str, np.ndarray]:
+        """``name -> (chains, draws, rows)`` natural-scale value of every parameter on
+        every row of the data (fixed parameters included), rebuilt from the posterior
+        with the fit's own design matrices."""
+        posterior = idata["posterior"]
+        rows = np.asarray(self.model.prepare(self.data).row_participant)
+        out: dict[str, np.ndarray] = {}
+        shape: tuple[int, int] | None = None
+        for name in self.free_names:
+            if name not in self.regressions:
+                subj = np.asarray(posterior[f"{name}_subj"].values, dtype=float)
+                out[name] = subj[:, :, rows]
+                shape = subj.shape[:2]
+                continue
+            link = self._links[name]
+            eta: Any = 0.0
+            for var, matrix, natural in self._pieces[name]:
+                x = np.asarray(posterior[var].values, dtype=float)
+                x = x.reshape(x.shape[0], x.shape[1], -1)
+                if natural:
+                    x = link.forward(x)
+                eta = eta + x @ matrix.T
+            cap = self._row_cap.get(name)
+            if cap is not None:
+                eta = eta - np.logaddexp(0.0, ROW_CAP_SHARPNESS * (eta - cap)) / ROW_CAP_SHARPNESS
+            out[name] = _inverse_numpy(link, eta)
+            shape = out[name].shape[:2]
+        assert shape is not None
+        for name, value in self.fixed.items():
+            out[name] = np.full((*shape, len(rows)), value)
+        return {n: out[n] for n in self.model.param_names}
+
+    def _draw_values(self, idata: Any) -> dict[str, np.ndarray]:
+        """``name -> (chains, draws, units)`` of the sampled parameters, in the units the
+        fit's `logp_fn` takes (rows for a parameter with a formula, else participants)."""
+        if not self.regressions:
+            return self.participant_draws(idata)
+        rows = self.row_draws(idata)
+        posterior = idata["posterior"]
+        return {
+            n: rows[n] if n in self.regressions else np.asarray(posterior[f"{n}_subj"].values, dtype=float)
+            for n in self.free_names
+        }
 
     def pointwise_log_likelihood(self, idata: Any, chunk: int = 250) -> xr.Dataset:
         """Per-row log-likelihood of every posterior draw: ``loglik`` (chain, draw, __obs__)."""
         import jax
         import xarray as xr
 
-        draws = self.participant_draws(idata)
+        draws = self._draw_values(idata)
         n_chain, n_draw, _ = next(iter(draws.values())).shape
-        f = self.model.logp_fn(self.data, per_row=False)
+        f = self.logp_fn()
         batched = jax.jit(jax.vmap(f))
         flat = {k: v.reshape(n_chain * n_draw, -1) for k, v in draws.items()}
         out = np.concatenate(
@@ -535,39 +872,119 @@ class Hierarchical:
         """
         import xarray as xr
 
-        layout = self.model.prepare(self.data)
-        rows = np.asarray(layout.row_participant)
         posterior = idata["posterior"].to_dataset()
-        per_row = {
-            n: (("chain", "draw", "__obs__"), v[:, :, rows])
-            for n, v in self.participant_draws(idata).items()
-        }
-        return xr.DataTree.from_dict({"posterior": posterior.drop_vars(self.model.param_names).assign(per_row)})
+        per_row = {n: (("chain", "draw", "__obs__"), v) for n, v in self.row_draws(idata).items()}
+        clash = [n for n in self.model.param_names if n in posterior]
+        return xr.DataTree.from_dict({"posterior": posterior.drop_vars(clash).assign(per_row)})
+
+
+def _inverse_numpy(link: Link, eta: np.ndarray) -> np.ndarray:
+    """`Link.inverse` on a numpy array."""
+    if link.kind == "logit":
+        return link.lower + (link.upper - link.lower) / (1.0 + np.exp(-eta))
+    if link.kind == "log":
+        return link.lower + np.exp(eta)
+    return eta
+
+
+def _coefficient_names(name: str, reg: Regression) -> list[str]:
+    """The population-level coefficients of a formula that take priors by name."""
+    out = [f"{name}_Intercept"] if reg.intercept and reg.common else []
+    return out + [f"{name}_{t.name}" for t in reg.common]
+
+
+def _coefficient(var: str, spec: Any, mu: float, sigma: float, shape: tuple[int, ...] | None, dims: str | None) -> Any:
+    """A coefficient on the link scale: ``Normal(mu, sigma)`` or the prior ``spec``."""
+    import pymc as pm
+
+    if spec is None:
+        return pm.Normal(var, mu, sigma, shape=shape, dims=dims)
+    dist, kwargs = prior_spec(var, spec)
+    for key in SCALE_ARGUMENTS:
+        value = kwargs.get(key)
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"priors[{var!r}]: {key} must be positive and finite, got {value!r}")
+    kwargs.pop("initval", None)
+    factory = getattr(pm, dist, None)
+    if factory is None or not hasattr(factory, "dist"):
+        raise ValueError(f"priors[{var!r}]: {dist!r} is not a PyMC distribution")
+    return factory(var, **kwargs, shape=shape, dims=dims)
+
+
+def _expr_dim(var: str, term: Any) -> str | None:
+    """The dimension of a group term's expression columns (None for a single numeric one)."""
+    import pymc as pm
+
+    if term.k == 1 and term.levels is None:
+        return None
+    dim = f"{var}__expr_dim"
+    model: Any = pm.modelcontext(None)
+    if dim not in model.coords:
+        model.add_coord(dim, list(term.levels) if term.levels is not None else [str(c) for c in range(term.k)])
+    return dim
+
+
+def _effects(pm_model: Any, var: str, raw: Any, term: Any, factor_dim: str) -> Any:
+    """The group effects ``(groups, k)`` as the Deterministic ``var`` (bambi's name)."""
+    import pymc as pm
+
+    dim = _expr_dim(var, term)
+    if dim is None:
+        return pm.Deterministic(var, raw[:, 0], dims=factor_dim)
+    return pm.Deterministic(var, raw, dims=(factor_dim, dim))
 
 
 def group_summary(fit: Hierarchical, idata: Any, truth: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Posterior mean, 5%/95% quantiles, R-hat and bulk ESS of the group variables."""
+    """Posterior mean, 5%/95% quantiles, R-hat and bulk ESS of the group variables.
+
+    A variable with a dimension (a categorical coefficient, the spreads of several
+    slopes) gives one row per element, named as ArviZ names it (``a_condition[drug]``).
+    """
     import arviz as az
 
     posterior = idata["posterior"]
-    rows = []
-    for name in fit.group_vars:
-        x = np.asarray(posterior[name].values, dtype=float)
-        row = {
-            "param": name,
-            "mean": float(x.mean()),
-            "q05": float(np.quantile(x, 0.05)),
-            "q95": float(np.quantile(x, 0.95)),
-        }
-        if truth is not None and name in truth:
-            row["truth"] = float(truth[name])
-        rows.append(row)
-    out = pd.DataFrame(rows).set_index("param")
-    ess = az.ess(idata, var_names=list(fit.group_vars), method="bulk")
-    rhat = az.rhat(idata, var_names=list(fit.group_vars))
+    names = list(fit.group_vars)
+    ess = az.ess(idata, var_names=names, method="bulk")
+    rhat = az.rhat(idata, var_names=names)
     ess = ess["posterior"] if hasattr(ess, "children") and "posterior" in ess.children else ess
     rhat = rhat["posterior"] if hasattr(rhat, "children") and "posterior" in rhat.children else rhat
-    out["ess_bulk"] = [float(np.asarray(ess[n])) for n in fit.group_vars]
-    out["r_hat"] = [float(np.asarray(rhat[n])) for n in fit.group_vars]
-    return out
+    rows = []
+    for name in names:
+        var = posterior[name]
+        extra = [d for d in var.dims if d not in ("chain", "draw")]
+        x = np.asarray(var.values, dtype=float).reshape(var.shape[0], var.shape[1], -1)
+        e = np.asarray(ess[name], dtype=float).reshape(-1)
+        r = np.asarray(rhat[name], dtype=float).reshape(-1)
+        if extra:
+            labels = [",".join(str(c) for c in combo) for combo in _coordinate_product(var, extra)]
+        else:
+            labels = [None]
+        for j, label in enumerate(labels):
+            key = name if label is None else f"{name}[{label}]"
+            values = x[:, :, j]
+            row = {
+                "param": key,
+                "mean": float(values.mean()),
+                "q05": float(np.quantile(values, 0.05)),
+                "q95": float(np.quantile(values, 0.95)),
+            }
+            if truth is not None and key in truth:
+                row["truth"] = float(truth[key])
+            row["ess_bulk"] = float(e[j])
+            row["r_hat"] = float(r[j])
+            rows.append(row)
+    out = pd.DataFrame(rows).set_index("param")
+    columns = ["mean", "q05", "q95"] + (["truth"] if "truth" in out.columns else []) + ["ess_bulk", "r_hat"]
+    return cast(pd.DataFrame, out[columns])
 
+
+def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
+    """A PyTensor variable reshaped (``pt.reshape`` is not exported for type checkers)."""
+    return x.reshape(shape)
+
+
+def _coordinate_product(var: Any, dims: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Every combination of the coordinates of ``dims``, in C order."""
+    import itertools
+
+    return list(itertools.product(*[list(np.asarray(var[d].values)) for d in dims]))

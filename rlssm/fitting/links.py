@@ -22,6 +22,7 @@ __all__ = [
     "link_inverse",
     "location",
     "prior_spec",
+    "softplus",
 ]
 
 
@@ -180,3 +181,21 @@ def location(
     return pm.Truncated(
         name, base, lower=None if math.isinf(lo) else lo, upper=None if math.isinf(hi) else hi
     ), initval, (lo, hi)
+
+
+def softplus(x: Any) -> Any:
+    """``log(1 + exp(x))`` with a finite gradient for every ``x``.
+
+    PyTensor's JAX ``softplus`` picks among ``exp(x)``, ``log1p(exp(x))`` and ``x +
+    exp(-x)`` with ``where``, and the gradient of the branches not taken is still
+    computed: beyond ``|x|`` ~ 709 one of them overflows and the gradient is NaN (a
+    divergent transition). The fits' smooth bounds meet such arguments where ``t`` has
+    no cap (a stand-in cap far away) and, in the non-centred ``t``, where ``(cap - mu) /
+    t_sigma`` grows as a small spread is explored. Clipped to ``[-700, 30]`` (beyond 30, ``softplus(x) = x`` to 1e-13; below
+    -700 it is 0 to 1e-304) and continued linearly above, the value is the same and the
+    gradient finite.
+    """
+    import pytensor.tensor as pt
+
+    clipped: Any = pt.softplus(pt.clip(x, -700.0, 30.0))
+    return clipped + pt.maximum(x - 30.0, 0.0)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..engine import check_fixed
 from .config import make_model_config
 from .likelihood import CHOICE_ONLY_RT
 from .ops import make_logp_op
@@ -166,6 +167,7 @@ def to_hssm(
     model: RLSSM,
     data: pd.DataFrame,
     include: Sequence[Any] | None = None,
+    fixed: Mapping[str, float] | None = None,
     **kwargs: Any,
 ) -> hssm.HSSM:
     """An ``hssm.HSSM`` for ``data``, ready to ``.sample()``.
@@ -182,6 +184,10 @@ def to_hssm(
         formula="rl_alpha ~ 1 + (1|participant_id)", prior={...})``; each must name a
         parameter of ``model.param_names`` (or ``p_outlier``). See
         [`hierarchical_include`][rlssm.hssm_bridge.hierarchical_include].
+    fixed
+        Parameters held at constants, ``name -> value`` (HSSM's scalar prior), e.g.
+        ``{"s": 1.0}`` for an LBA; each must be a parameter, inside its domain, and not
+        named in ``include``.
     **kwargs
         Passed to ``hssm.HSSM`` (e.g. ``link_settings``, ``prior_settings``,
         ``noncentered``, ``lapse``). ``p_outlier`` defaults to ``None`` (no lapse
@@ -241,6 +247,9 @@ def to_hssm(
                 f"include names the parameter {name!r}, which this model does not have; its "
                 f"parameters are {model.param_names}"
             )
+        if fixed and name in fixed:
+            raise ValueError(f"include and fixed both name {name!r}; a fixed parameter takes no prior")
+    include += [{"name": n, "prior": v} for n, v in check_fixed(model.composition, fixed).items()]
     p_outlier = kwargs.pop("p_outlier", None)
     has_lapse = p_outlier is not None and not (isinstance(p_outlier, (int, float)) and p_outlier == 0)
     n_missed = int((~layout.observed & layout.valid).sum())

@@ -65,9 +65,9 @@ class Advantage(AbstractMapping):
 
     Only two options: for more, the paper's advantages are pairwise (one accumulator
     per ordered pair of options), which a per-option mapping cannot express: that needs
-    a decision model of its own (``AdvantageRDM``, with the [`Values`][rlssm.Values]
-    mapping, is in development and not yet released); meanwhile use
-    [`RaceScaling`][rlssm.RaceScaling] with an [`RDM`][rlssm.RDM].
+    a decision model of its own: [`AdvantageRDM`][rlssm.AdvantageRDM], with the
+    [`Values`][rlssm.Values] mapping (for two options it is this mapping with an
+    [`RDM`][rlssm.RDM]).
     Calling it on another number of values raises ``ValueError``, so ``RLSSM(...)``
     with more options fails at construction.
 
@@ -106,8 +106,7 @@ class Advantage(AbstractMapping):
         if values.shape[0] != 2:
             raise ValueError(
                 f"Advantage is defined for two options, got {values.shape[0]}: more options need "
-                "the pairwise advantage race (AdvantageRDM with the Values mapping, not yet "
-                "released); use RaceScaling with RDM meanwhile"
+                "the pairwise advantage race, rlssm.AdvantageRDM with the Values mapping"
             )
         total = ws * (values[0] + values[1])
         advantage = wd * (values[0] - values[1])

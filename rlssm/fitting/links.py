@@ -197,5 +197,12 @@ def softplus(x: Any) -> Any:
     """
     import pytensor.tensor as pt
 
-    clipped: Any = pt.softplus(pt.clip(x, -700.0, 30.0))
-    return clipped + pt.maximum(x - 30.0, 0.0)
+    x = pt.as_tensor_variable(x)
+
+    def const(value: float) -> Any:
+        # In x's dtype: PyTensor makes a bare 30.0 a float32 constant, and JAX's strict
+        # dtype promotion refuses to mix it with float64 inside the compiled graph.
+        return pt.constant(value, dtype=x.dtype)
+
+    clipped: Any = pt.softplus(pt.clip(x, const(-700.0), const(30.0)))
+    return clipped + pt.maximum(x - const(30.0), const(0.0))

@@ -32,7 +32,8 @@ import pandas as pd
 from .._errors import DataError
 from ..hssm_bridge import default_prior_args
 from .hierarchical import NDT_NAME
-from .links import POSITIVE_SHAPES, SCALE_ARGUMENTS, Link, default_start, inside, prior_spec, softplus
+from .nuts import run_nuts
+from .links import Link, default_start, inside, prior_spec, prior_support, softplus
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -58,20 +59,7 @@ def prior_distribution(name: str, spec: Any, lower: float, upper: float) -> tupl
     """
     import pymc as pm
 
-    dist, kwargs = default_prior_args(lower, upper) if spec is None else prior_spec(name, spec)
-    kwargs.pop("initval", None)
-    lo, hi = kwargs.pop("lower", None), kwargs.pop("upper", None)
-    lo = lower if lo is None else float(lo)
-    hi = upper if hi is None else float(hi)
-    if not (lower <= lo < hi <= upper):
-        raise ValueError(
-            f"priors[{name!r}]: support ({lo}, {hi}) must lie within the parameter's bounds "
-            f"({lower}, {upper})"
-        )
-    for key in SCALE_ARGUMENTS + (("alpha", "beta") if dist in POSITIVE_SHAPES else ()):
-        value = kwargs.get(key)
-        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"priors[{name!r}]: {key} must be positive and finite, got {value!r}")
+    dist, kwargs, (lo, hi), _ = prior_support(name, spec, lower, upper)
     low = None if math.isinf(lo) else lo
     high = None if math.isinf(hi) else hi
     if dist in ("Normal", "TruncatedNormal"):
@@ -263,31 +251,11 @@ class Flat:
         dimension ``participant_id``) and the sampler statistics as a DataTree; the
         link-scale coordinates the sampler moves are dropped.
         """
-        import jax
-        from pymc.sampling.jax import sample_jax_nuts
-
-        if chain_method == "auto":
-            chain_method = "parallel" if len(jax.devices()) >= chains else "vectorized"
-        depths = (max_tree_depth, max_tree_depth) if isinstance(max_tree_depth, int) else tuple(max_tree_depth)
-        if len(depths) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in depths):
-            raise ValueError(
-                f"max_tree_depth must be a positive integer or a (warm-up, sampling) pair of them, got {max_tree_depth!r}"
-            )
-        idata = sample_jax_nuts(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            target_accept=target_accept,
-            random_seed=seed,
-            initvals=cast(Any, self.initial_points(chains, seed=seed, jitter=jitter)),
-            jitter=False,
-            model=self.pymc_model,
-            chain_method=chain_method,  # type: ignore[arg-type]
-            progressbar=progressbar,
-            nuts_sampler="numpyro",
-            nuts_kwargs={"max_tree_depth": depths, **nuts_kwargs},
-            idata_kwargs={"log_likelihood": False},
-            compute_convergence_checks=False,
+        idata = run_nuts(
+            self.pymc_model, self.initial_points(chains, seed=seed, jitter=jitter),
+            chains=chains, tune=tune, draws=draws, seed=seed, target_accept=target_accept,
+            chain_method=chain_method, max_tree_depth=max_tree_depth, progressbar=progressbar,
+            nuts_kwargs=nuts_kwargs,
         )
         idata["posterior"] = idata["posterior"].to_dataset().drop_vars(list(self._free.values()))
         return idata

@@ -56,7 +56,8 @@ import pandas as pd
 from .._errors import DataError
 from ..engine import check_fixed
 from .formulas import Regression, parse_formulas
-from .links import SCALE_ARGUMENTS, Link, default_start, inside, link_inverse, location, prior_spec
+from .nuts import run_nuts
+from .links import Link, check_prior_arguments, default_start, inside, link_inverse, location, prior_spec
 from .links import softplus as _softplus
 from ..hssm_bridge import check_decision_ranges
 
@@ -735,9 +736,6 @@ class Hierarchical:
         ``log_likelihood=False``. Importing PyMC's JAX sampler turns JAX's global
         ``jax_enable_x64`` on (a PyMC side effect; rlssm's float policy does not depend on it).
         """
-        import jax
-        from pymc.sampling.jax import sample_jax_nuts
-
         if method != "nuts":
             from .variational import approximate
 
@@ -745,30 +743,13 @@ class Hierarchical:
                 self, method=method, draws=draws, seed=seed, log_likelihood=log_likelihood,
                 init=init, jitter=jitter, progressbar=progressbar, **nuts_kwargs,
             )
-        if chain_method == "auto":
-            chain_method = "parallel" if len(jax.devices()) >= chains else "vectorized"
-        depths = (max_tree_depth, max_tree_depth) if isinstance(max_tree_depth, int) else tuple(max_tree_depth)
-        if len(depths) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in depths):
-            raise ValueError(
-                f"max_tree_depth must be a positive integer or a (warm-up, sampling) pair of them, got {max_tree_depth!r}"
-            )
-
-        idata = sample_jax_nuts(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            target_accept=target_accept,
-            random_seed=seed,
-            initvals=cast(Any, self.initial_points(chains, seed=seed, jitter=jitter, init=init)),
-            jitter=False,
-            model=self.pymc_model,
-            chain_method=chain_method,  # type: ignore[arg-type]
-            progressbar=progressbar,
-            nuts_sampler="numpyro",
-            nuts_kwargs={"max_tree_depth": depths, **nuts_kwargs},
-            idata_kwargs={"log_likelihood": False},
-            compute_convergence_checks=False,  # run below, without the signed coordinates
+        idata = run_nuts(
+            self.pymc_model, self.initial_points(chains, seed=seed, jitter=jitter, init=init),
+            chains=chains, tune=tune, draws=draws, seed=seed, target_accept=target_accept,
+            chain_method=chain_method, max_tree_depth=max_tree_depth, progressbar=progressbar,
+            nuts_kwargs=nuts_kwargs,
         )
+        # Convergence checks run below, without the signed coordinates.
         if self._internal:
             idata["posterior"] = idata["posterior"].to_dataset().drop_vars(list(self._internal))
         self._convergence_warnings(idata)
@@ -808,41 +789,36 @@ class Hierarchical:
         with the fit's own design matrices."""
         posterior = idata["posterior"]
         rows = np.asarray(self.model.prepare(self.data).row_participant)
-        out: dict[str, np.ndarray] = {}
-        shape: tuple[int, int] | None = None
-        for name in self.free_names:
-            if name not in self.regressions:
-                subj = np.asarray(posterior[f"{name}_subj"].values, dtype=float)
-                out[name] = subj[:, :, rows]
-                shape = subj.shape[:2]
-                continue
-            link = self._links[name]
-            eta: Any = 0.0
-            for var, matrix, natural in self._pieces[name]:
-                x = np.asarray(posterior[var].values, dtype=float)
-                x = x.reshape(x.shape[0], x.shape[1], -1)
-                if natural:
-                    x = link.forward(x)
-                eta = eta + x @ matrix.T
-            cap = self._row_cap.get(name)
-            if cap is not None:
-                eta = eta - np.logaddexp(0.0, ROW_CAP_SHARPNESS * (eta - cap)) / ROW_CAP_SHARPNESS
-            out[name] = _inverse_numpy(link, eta)
-            shape = out[name].shape[:2]
-        assert shape is not None
+        out = self._draw_values(idata)
+        out = {n: v if n in self.regressions else v[:, :, rows] for n, v in out.items()}
+        shape = next(iter(out.values())).shape[:2]
         for name, value in self.fixed.items():
             out[name] = np.full((*shape, len(rows)), value)
         return {n: out[n] for n in self.model.param_names}
 
+    def _formula_rows(self, posterior: Any, name: str) -> np.ndarray:
+        """``(chains, draws, rows)`` of a parameter with a formula, from the pieces that
+        built its linear predictor in the PyMC model."""
+        link = self._links[name]
+        eta: Any = 0.0
+        for var, matrix, natural in self._pieces[name]:
+            x = np.asarray(posterior[var].values, dtype=float)
+            x = x.reshape(x.shape[0], x.shape[1], -1)
+            if natural:
+                x = link.forward(x)
+            eta = eta + x @ matrix.T
+        cap = self._row_cap.get(name)
+        if cap is not None:
+            eta = eta - np.logaddexp(0.0, ROW_CAP_SHARPNESS * (eta - cap)) / ROW_CAP_SHARPNESS
+        return link.inverse(eta)
+
     def _draw_values(self, idata: Any) -> dict[str, np.ndarray]:
         """``name -> (chains, draws, units)`` of the sampled parameters, in the units the
         fit's `logp_fn` takes (rows for a parameter with a formula, else participants)."""
-        if not self.regressions:
-            return self.participant_draws(idata)
-        rows = self.row_draws(idata)
         posterior = idata["posterior"]
         return {
-            n: rows[n] if n in self.regressions else np.asarray(posterior[f"{n}_subj"].values, dtype=float)
+            n: self._formula_rows(posterior, n) if n in self.regressions
+            else np.asarray(posterior[f"{n}_subj"].values, dtype=float)
             for n in self.free_names
         }
 
@@ -878,15 +854,6 @@ class Hierarchical:
         return xr.DataTree.from_dict({"posterior": posterior.drop_vars(clash).assign(per_row)})
 
 
-def _inverse_numpy(link: Link, eta: np.ndarray) -> np.ndarray:
-    """`Link.inverse` on a numpy array."""
-    if link.kind == "logit":
-        return link.lower + (link.upper - link.lower) / (1.0 + np.exp(-eta))
-    if link.kind == "log":
-        return link.lower + np.exp(eta)
-    return eta
-
-
 def _coefficient_names(name: str, reg: Regression) -> list[str]:
     """The population-level coefficients of a formula that take priors by name."""
     out = [f"{name}_Intercept"] if reg.intercept and reg.common else []
@@ -900,10 +867,7 @@ def _coefficient(var: str, spec: Any, mu: float, sigma: float, shape: tuple[int,
     if spec is None:
         return pm.Normal(var, mu, sigma, shape=shape, dims=dims)
     dist, kwargs = prior_spec(var, spec)
-    for key in SCALE_ARGUMENTS:
-        value = kwargs.get(key)
-        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"priors[{var!r}]: {key} must be positive and finite, got {value!r}")
+    check_prior_arguments(var, dist, kwargs)
     kwargs.pop("initval", None)
     factory = getattr(pm, dist, None)
     if factory is None or not hasattr(factory, "dist"):

@@ -20,7 +20,9 @@ __all__ = [
     "default_start",
     "inside",
     "link_inverse",
+    "check_prior_arguments",
     "location",
+    "prior_support",
     "prior_spec",
     "softplus",
 ]
@@ -58,14 +60,19 @@ class Link:
         return x
 
     def inverse(self, y: Any) -> Any:
-        """Real line -> natural value (PyTensor)."""
+        """Real line -> natural value (numpy or PyTensor input)."""
         import pytensor.tensor as pt
 
-        lib: Any = pt
+        if isinstance(y, (float, int, np.ndarray)):
+            if self.kind == "logit":
+                return self.lower + (self.upper - self.lower) / (1.0 + np.exp(-y))
+            return self.lower + np.exp(y) if self.kind == "log" else y
         if self.kind == "logit":
-            return self.lower + (self.upper - self.lower) * lib.sigmoid(y)
+            unit: Any = pt.sigmoid(y)
+            return self.lower + (self.upper - self.lower) * unit
         if self.kind == "log":
-            return self.lower + lib.exp(y)
+            grown: Any = pt.exp(y)
+            return self.lower + grown
         return y
 
 
@@ -128,6 +135,40 @@ distributions in `POSITIVE_SHAPES`."""
 POSITIVE_SHAPES = ("Beta", "Gamma", "InverseGamma", "Weibull", "Kumaraswamy")
 
 
+def check_prior_arguments(name: str, dist: str, kwargs: Mapping[str, Any]) -> None:
+    """``ValueError`` for a scale argument (or a positive shape's ``alpha``/``beta``) that
+    is not positive and finite: PyMC itself would fail only when sampling."""
+    for key in SCALE_ARGUMENTS + (("alpha", "beta") if dist in POSITIVE_SHAPES else ()):
+        value = kwargs.get(key)
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"priors[{name!r}]: {key} must be positive and finite, got {value!r}")
+
+
+def prior_support(
+    name: str, spec: Any, lower: float, upper: float
+) -> tuple[str, dict[str, Any], tuple[float, float], float | None]:
+    """A prior specification read and checked against the parameter's bounds.
+
+    Returns the distribution's name, its other arguments, its support ``(lo, hi)``
+    (its ``lower`` / ``upper``, default the bounds; a support outside the bounds is a
+    ``ValueError``) and its ``initval`` (None if it gives none). Without ``spec``, the
+    HSSM bridge's default intercept prior
+    ([`default_prior_args`][rlssm.hssm_bridge.default_prior_args]).
+    """
+    dist, kwargs = default_prior_args(lower, upper) if spec is None else prior_spec(name, spec)
+    initval = kwargs.pop("initval", None)
+    lo, hi = kwargs.pop("lower", None), kwargs.pop("upper", None)
+    lo = lower if lo is None else float(lo)
+    hi = upper if hi is None else float(hi)
+    if not (lower <= lo < hi <= upper):
+        raise ValueError(
+            f"priors[{name!r}]: support ({lo}, {hi}) must lie within the parameter's bounds "
+            f"({lower}, {upper})"
+        )
+    check_prior_arguments(name, dist, kwargs)
+    return dist, kwargs, (lo, hi), initval
+
+
 def location(
     name: str, spec: Any, lower: float, upper: float
 ) -> tuple[Any, float | None, tuple[float, float]]:
@@ -148,20 +189,7 @@ def location(
     """
     import pymc as pm
 
-    dist, kwargs = default_prior_args(lower, upper) if spec is None else prior_spec(name, spec)
-    initval = kwargs.pop("initval", None)
-    lo, hi = kwargs.pop("lower", None), kwargs.pop("upper", None)
-    lo = lower if lo is None else float(lo)
-    hi = upper if hi is None else float(hi)
-    if not (lower <= lo < hi <= upper):
-        raise ValueError(
-            f"priors[{name!r}]: support ({lo}, {hi}) must lie within the parameter's bounds "
-            f"({lower}, {upper})"
-        )
-    for key in SCALE_ARGUMENTS + (("alpha", "beta") if dist in POSITIVE_SHAPES else ()):
-        value = kwargs.get(key)
-        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"priors[{name!r}]: {key} must be positive and finite, got {value!r}")
+    dist, kwargs, (lo, hi), initval = prior_support(name, spec, lower, upper)
     if initval is not None and not (lo < float(initval) < hi):
         raise ValueError(
             f"priors[{name!r}]: initval {initval!r} lies outside the prior's support ({lo}, {hi})"

@@ -66,9 +66,9 @@ def test_layout_matches_nuts(result, request, fit, model, data):
     post = idata["posterior"]
     pmodel = fit.pymc_model
     expected = {v.name for v in pmodel.free_RVs} | {v.name for v in pmodel.deterministics}
-    expected -= set(fit._internal)
+    expected -= set(fit.sampler_only)
     assert set(post.data_vars) == expected
-    assert fit._internal and not any(n.endswith("_signed") for n in post.data_vars)
+    assert fit.sampler_only and not any(n.endswith("_signed") for n in post.data_vars)
     assert post.attrs["inference_method"] == result
     assert post["a"].dims == ("chain", "draw") and post["a"].shape == (1, DRAWS)
     assert post["a_subj"].dims == ("chain", "draw", "participant_id")

@@ -317,7 +317,7 @@ def test_convergence_warnings_skip_the_signed_coordinates(ddm_model, small_data,
             fit._convergence_warnings(xr.DataTree.from_dict({"posterior": ds, "sample_stats": stats_}))
         return caplog.text
 
-    assert "a_sigma_signed" in fit._internal and set(fit._internal) <= {v.name for v in fit.pymc_model.free_RVs}
+    assert "a_sigma_signed" in fit.sampler_only and set(fit.sampler_only) <= {v.name for v in fit.pymc_model.free_RVs}
     posterior = {v.name: draws(v.name) for v in fit.pymc_model.free_RVs}
     posterior |= {f"{n}_{v}": draws(f"{n}_{v}") for n in fit._signed for v in ("sigma", "z")}
     # One sign per chain: R-hat far above 1.01, were it checked.

@@ -359,6 +359,14 @@ class Hierarchical:
         """What the signed coordinates imply (spreads, offsets, group effects), checked in their place."""
         self._pooled: dict[tuple[int, int], dict[str, float]] = {}
 
+    @property
+    def sampler_only(self) -> tuple[str, ...]:
+        """Free variables the sampler moves but the returned posterior drops: the signed
+        spreads and offsets (``<name>_sigma_signed``, ``<name>_z_signed``), whose signs
+        are arbitrary; what they imply (``<name>_sigma``, ``<name>_z``, group effects)
+        is kept."""
+        return self._internal
+
     def logp_fn(self, per_row: bool | None = None) -> Any:
         """The model's ``logp_fn`` for the data with the fixed parameters put in:
         ``f(params) -> (rows,)`` of the sampled parameters. ``per_row`` defaults to

@@ -202,7 +202,7 @@ class _Target:
         # deterministics, less the signed coordinates (their sign is arbitrary).
         outputs = [
             v for v in get_default_varnames(model.unobserved_value_vars, include_transformed=False)
-            if v.name not in fit._internal
+            if v.name not in fit.sampler_only
         ]
         self.out_names = [v.name for v in outputs]
         # One graph for the log density and the outputs: PyTensor's rewrites run once

@@ -427,3 +427,17 @@ def test_logp_broadcasts():
         full = RDM(3).logp(rt, choice, **_full({k: float(np.ravel(x)[0]) for k, x in params.items()}, _POINTS))
     assert lp.shape == (_POINTS,) and lp.dtype == jnp.float64
     np.testing.assert_array_equal(np.asarray(lp), np.asarray(full))
+
+
+def test_winner_and_losers_selects_by_choice():
+    # Option k's entry is 10 k + trial: the winner's and the losers' (in the order
+    # k + 1, k + 2, ... mod N) can be read off; a trial marking no winner counts option 0.
+    from rlssm.decision.accumulators import winner_and_losers, winner_mask
+
+    choice = jnp.array([0, 2, 1, 3, -1])
+    x = jnp.asarray(10.0 * np.arange(4)[:, None] + np.arange(5)[None, :])
+    winner, losers = winner_and_losers(winner_mask(choice, 4, x[0]), x)
+    np.testing.assert_array_equal(winner, [0.0, 21.0, 12.0, 33.0, 4.0])
+    np.testing.assert_array_equal(
+        losers, [[10.0, 31.0, 22.0, 3.0, 14.0], [20.0, 1.0, 32.0, 13.0, 24.0], [30.0, 11.0, 2.0, 23.0, 34.0]]
+    )

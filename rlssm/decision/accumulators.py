@@ -68,7 +68,9 @@ __all__ = [
     "stack_inputs",
     "stage",
     "wald_first_passage",
+    "wald_survival",
     "wald_window",
+    "winner_and_losers",
     "winner_mask",
 ]
 
@@ -158,6 +160,24 @@ def race_outcome(times: Array, t: Array) -> tuple[Array, Array]:
     finished = jnp.isfinite(first)
     choice = jnp.where(finished, jnp.argmin(times, axis=0), 0).astype(jnp.int32)
     return jnp.where(finished, t + first, jnp.inf), choice
+
+
+def winner_and_losers(won: Array, x: Array) -> tuple[Array, Array]:
+    """The winner's entry of ``x`` (``(N,) + shape``), ``shape``, and the others',
+    ``(N - 1,) + shape`` (in the order ``k + 1, ..., k + N - 1`` mod ``N`` after the
+    winner ``k``); option 0 counts as the winner where ``won`` marks none.
+
+    A race's likelihood needs the winner's density and the others' survival functions
+    only: evaluating those alone, rather than both functions for every option, halves
+    its cost. (Selects, not a gather, so that the gradient is selects too.)
+    """
+    n = x.shape[0]
+    first = jnp.argmax(won, axis=0)
+    options = jnp.arange(n).reshape((1, n) + (1,) * first.ndim)
+    order = (first[None] + jnp.arange(1, n).reshape((n - 1,) + (1,) * first.ndim)) % n
+    winner = jnp.sum(jnp.where(options[0] == first[None], x, 0.0), axis=0)
+    losers = jnp.sum(jnp.where(options == order[:, None], x[None], 0.0), axis=1)
+    return winner, losers
 
 
 def broadcast_with_choice(
@@ -561,6 +581,46 @@ def _wald_wide(
     return log_surv, log_cdf
 
 
+class _WaldGrid(NamedTuple):
+    """The points at which a start-averaged Wald accumulator's functions are evaluated
+    (see `wald_window`): the window in ``u = (d - v s) / sqrt s`` units, which branch
+    each accumulator takes, and the normal functions at every point either branch needs."""
+
+    root: Array  # sqrt(s)
+    u0: Array  # u at d = B
+    width: Array  # A / sqrt(s)
+    c: Array  # 2 v sqrt(s)
+    narrow_s: Array  # the survival function's narrow branch
+    wide_width: Array  # width where wide, 1 where narrow
+    h: Array  # half the width where narrow, 0 where wide
+    normals: list[_Normal]  # at u0, u1, u0 + c, u1 + c, u_mid, u_mid + c
+
+
+def _wald_grid(v: Array, s: Array, B: Array, A: Array) -> _WaldGrid:
+    root = jnp.sqrt(s)
+    width, u0, c = stage(A / root, (B - v * s) / root, 2.0 * v * root)
+    mid = u0 + width / 2.0
+    narrow_s = width * (1.0 + jnp.abs(mid) + jnp.abs(c)) <= _NARROW_SURVIVAL
+    wide_width = jnp.where(narrow_s, 1.0, width)
+    u1 = u0 + wide_width
+    # The narrow branch's midpoint (d = B where the window is wide: harmless).
+    h = jnp.where(narrow_s, width / 2.0, 0.0)
+    u_mid = u0 + h
+    # The normal functions at every point either branch needs, in one evaluation.
+    normals = _split(_normal(jnp.stack([u0, u1, u0 + c, u1 + c, u_mid, u_mid + c])))
+    return _WaldGrid(root, u0, width, c, narrow_s, wide_width, h, normals)
+
+
+def wald_survival(v: Array, s: Array, B: Array, A: Array) -> Array:
+    """``log S`` of a Wald accumulator with start uniform on ``(0, A)``: the survival
+    function alone (as `wald_window` gives it, without the density), for the losers of
+    a race."""
+    grid = _wald_grid(v, s, B, A)
+    narrow_surv, _ = _wald_narrow(v, s, B + grid.h * grid.root, grid.h, *grid.normals[4:])
+    wide_surv, _ = _wald_wide(grid.u0, grid.wide_width, grid.c, v, s, B, grid.normals[:4], False)
+    return jnp.where(grid.narrow_s, narrow_surv, wide_surv)
+
+
 @overload
 def wald_window(
     v: Array, s: Array, B: Array, A: Array, cdf: Literal[False] = False
@@ -583,23 +643,18 @@ def wald_window(
     ``A = 0`` gives the fixed-start (Wald, inverse Gaussian) accumulator. With
     ``cdf=True`` both ``S`` and ``F`` have full relative precision when near 1 too (each
     is then taken from the other); without, ``log S`` has full absolute precision there.
+    The density alone is `log_window_density` (with ``sigma = 1 / sqrt(s)``), the
+    survival function alone `wald_survival`.
     """
-    root = jnp.sqrt(s)
+    grid = _wald_grid(v, s, B, A)
+    root, u0, width, narrow_s, wide_width, normals = (
+        grid.root, grid.u0, grid.width, grid.narrow_s, grid.wide_width, grid.normals
+    )
     sigma = 1.0 / root
-    width, u0, c = stage(A / root, (B - v * s) / root, 2.0 * v * root)
-    mid = u0 + width / 2.0
-    narrow_f = width / 2.0 * (1.0 + jnp.abs(mid)) <= _NARROW_DENSITY
     # (narrow for the survival function implies narrow for the density)
-    narrow_s = width * (1.0 + jnp.abs(mid) + jnp.abs(c)) <= _NARROW_SURVIVAL
-    wide_width = jnp.where(narrow_s, 1.0, width)
-    u1 = u0 + wide_width
-    # The narrow branch's midpoint (d = B where the window is wide: harmless).
-    h = jnp.where(narrow_s, width / 2.0, 0.0)
-    u_mid = u0 + h
-    # The normal functions at every point either branch needs, in one evaluation.
-    normals = _split(_normal(jnp.stack([u0, u1, u0 + c, u1 + c, u_mid, u_mid + c])))
-    narrow_surv, narrow_cdf = _wald_narrow(v, s, B + h * root, h, *normals[4:])
-    wide_surv, wide_cdf = _wald_wide(u0, wide_width, c, v, s, B, normals[:4], cdf)
+    narrow_f = width / 2.0 * (1.0 + jnp.abs(u0 + width / 2.0)) <= _NARROW_DENSITY
+    narrow_surv, narrow_cdf = _wald_narrow(v, s, B + grid.h * root, grid.h, *normals[4:])
+    wide_surv, wide_cdf = _wald_wide(u0, wide_width, grid.c, v, s, B, normals[:4], cdf)
     wide_f = _density_wide(v, sigma, s, u0, wide_width, *normals[:2])
     log_f = jnp.where(narrow_f, _density_narrow(v, sigma, s, B, A, u0, width, narrow_f), wide_f)
     log_surv = jnp.where(narrow_s, narrow_surv, wide_surv)

@@ -29,11 +29,13 @@ from .accumulators import (
     check_names,
     lba_first_passage,
     lba_window,
+    log_window_density,
     race_outcome,
     stack_inputs,
     stage,
     wald_first_passage,
-    wald_window,
+    wald_survival,
+    winner_and_losers,
     winner_mask,
 )
 from .base import AbstractDecisionModel
@@ -56,12 +58,15 @@ def _rdm_logp(rt: Array, won: Array, v: Array, A: Array, B: Array, t: Array) -> 
     # formulas (their gradients overflow as rt -> t).
     u_win = jnp.sum(jnp.where(won, (B - v * s_pos) / jnp.sqrt(s_pos), 0.0), axis=0)
     live = positive & jnp.any(won, axis=0) & (u_win < Z_NEGLIGIBLE)
-    # Per-option copies, materialised: the gradients of the shared inputs are then sums
-    # of materialised per-option cotangents, not one fused copy of the whole backward
+    s_live = jnp.where(live, s, 1.0)
+    # The winner's density and the losers' survival functions, each alone.
+    v_win, v_lose = winner_and_losers(won, v)
+    log_f = log_window_density(v_win, 1.0 / jnp.sqrt(s_live), s_live, B, A)
+    # Per-loser copies, materialised: the gradients of the shared inputs are then sums
+    # of materialised per-loser cotangents, not one fused copy of the whole backward
     # pass per input.
-    s_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v.shape) for x in (jnp.where(live, s, 1.0), B, A)))
-    log_f, log_surv = wald_window(v, s_all, B_all, A_all)[:2]
-    total = jnp.sum(jnp.where(won, log_f, log_surv), axis=0)
+    s_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v_lose.shape) for x in (s_live, B, A)))
+    total = log_f + jnp.sum(wald_survival(v_lose, s_all, B_all, A_all), axis=0)
     floor = jnp.asarray(LOGP_FLOOR, dtype=total.dtype)
     return jnp.where(live, jnp.logaddexp(total, floor), floor)
 

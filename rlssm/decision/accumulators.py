@@ -62,7 +62,7 @@ __all__ = [
     "check_n_options",
     "check_names",
     "lba_first_passage",
-    "lba_window",
+    "lba_survival",
     "log_window_density",
     "race_outcome",
     "stack_inputs",
@@ -697,9 +697,10 @@ def wald_first_passage(key: PRNGKeyArray, v: Array, B: Array, A: Array) -> Array
 
 
 # ---------------------------------------------------------------------------- LBA
-def lba_window(v: Array, sd: Array, s: Array, B: Array, A: Array) -> tuple[Array, Array]:
-    """``(log f, log S)`` of an LBA accumulator: start uniform on ``(0, A)``, threshold
-    ``A + B``, drift ``N(v, sd^2)``, decision time ``s > 0``.
+def lba_survival(v: Array, sd: Array, s: Array, B: Array, A: Array) -> Array:
+    """``log S`` of an LBA accumulator: start uniform on ``(0, A)``, threshold
+    ``A + B``, drift ``N(v, sd^2)``, decision time ``s > 0`` (its density is
+    `log_window_density` with ``sigma = sd``).
 
     The survival function is ``P(D < d / s)`` averaged over ``d``:
     ``(1 / width) integral Phi(z) dz`` over ``z0 .. z0 + width``
@@ -719,7 +720,6 @@ def lba_window(v: Array, sd: Array, s: Array, B: Array, A: Array) -> tuple[Array
     n0, n1, nm = _split(_normal(jnp.stack([z0, z1, mid_n])))
 
     # Wide windows.
-    wide_f = _density_wide(v, sd, s, z0, wide_width, n0, n1)
     log_width = jnp.log(wide_width)
     lower_mean = _log_diff(_log_j(n1, z1), _log_j(n0, z0)) - log_width
     upper_mean = _log_complement(_log_diff(_log_j(n0, -z0), _log_j(n1, -z1)) - log_width)
@@ -728,8 +728,7 @@ def lba_window(v: Array, sd: Array, s: Array, B: Array, A: Array) -> tuple[Array
     h = jnp.where(narrow, width / 2.0, 0.0)
     series = h * _hermite_sums(mid_n, h, _DENSITY_TABLE)[2]
     narrow_surv = nm.log_cdf + jnp.log1p(-jnp.exp(nm.log_pdf - nm.log_cdf) * series)
-    log_f = jnp.where(narrow, _density_narrow(v, sd, s, B, A, z0, width, narrow), wide_f)
-    return log_f, jnp.where(narrow, narrow_surv, wide_surv)
+    return jnp.where(narrow, narrow_surv, wide_surv)
 
 
 def lba_first_passage(key: PRNGKeyArray, v: Array, sd: Array, B: Array, A: Array) -> Array:

@@ -28,7 +28,7 @@ from .accumulators import (
     check_n_options,
     check_names,
     lba_first_passage,
-    lba_window,
+    lba_survival,
     log_window_density,
     race_outcome,
     stack_inputs,
@@ -87,11 +87,12 @@ def _lba_logp(rt: Array, won: Array, v: Array, A: Array, B: Array, t: Array, sd:
     s_pos = jnp.where(positive, s, 1.0)
     z_win = jnp.sum(jnp.where(won, (B - v * s_pos) / (sd * s_pos), 0.0), axis=0)
     live = positive & jnp.any(won, axis=0) & (z_win < Z_NEGLIGIBLE)
-    s_all, sd_all, B_all, A_all = stage(
-        *(jnp.broadcast_to(x, v.shape) for x in (jnp.where(live, s, 1.0), sd, B, A))
-    )
-    log_f, log_surv = lba_window(v, sd_all, s_all, B_all, A_all)
-    total = jnp.sum(jnp.where(won, log_f, log_surv), axis=0)
+    s_live = jnp.where(live, s, 1.0)
+    # The winner's density and the losers' survival functions, each alone (see `RDM`).
+    v_win, v_lose = winner_and_losers(won, v)
+    log_f = log_window_density(v_win, sd, s_live, B, A)
+    s_all, sd_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v_lose.shape) for x in (s_live, sd, B, A)))
+    total = log_f + jnp.sum(lba_survival(v_lose, sd_all, s_all, B_all, A_all), axis=0)
     floor = jnp.asarray(LOGP_FLOOR, dtype=total.dtype)
     return jnp.where(live, jnp.logaddexp(total, floor), floor)
 

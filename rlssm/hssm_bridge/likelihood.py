@@ -36,7 +36,8 @@ class Likelihood:
     ``logp(*params)`` takes the parameters in ``names`` order and returns ``(N,)``;
     ``vjp(*params, gz)`` returns one cotangent per parameter, of the parameter's shape
     and dtype. ``logp_jit`` / ``vjp_jit`` are their jitted versions (the Ops'
-    ``perform``); the plain ones are inlined into graphs compiled by JAX.
+    ``perform``, and the bodies the Ops give graphs compiled by JAX: a nested jit is
+    traced once per input signature, which shortens the compile of a sampler's graph).
 
     Parameters
     ----------

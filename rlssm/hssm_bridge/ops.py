@@ -65,7 +65,7 @@ def _jax_logp(lik: Likelihood, node: Apply, first: int) -> Callable[..., Any]:
     dtype = node.outputs[0].type.dtype
 
     def rlssm_logp(*inputs: Any) -> jax.Array:
-        return lik.logp(*inputs[first:stop]).astype(dtype)
+        return lik.logp_jit(*inputs[first:stop]).astype(dtype)
 
     return rlssm_logp
 
@@ -78,7 +78,7 @@ def _jax_vjp(lik: Likelihood, node: Apply, first: int) -> Callable[..., Any]:
 
     def rlssm_logp_vjp(*inputs: Any) -> Any:
         params = inputs[first:stop]
-        grads = lik.vjp(*params, inputs[-1])
+        grads = lik.vjp_jit(*params, inputs[-1])
         grads = tuple(
             g.astype(d).reshape(jnp.shape(p)) for g, d, p in zip(grads, dtypes, params, strict=True)
         )

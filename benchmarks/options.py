@@ -5,10 +5,10 @@ Two studies, each printed as a table (paste them into docs/options.md):
 1. Speed (issue 15's goal): value+grad of the summed log-likelihood of 20 participants
    x 200 trials, with scalar parameters, for three-armed models (``RescorlaWagner``
    with ``RDM(3)`` + ``RaceScaling``, ``Softmax(3)`` + ``Values``, ``Fixed(LBA(3),
-   s=1)`` + ``RaceScaling``, and ``AdvantageRDM(3)`` + ``Values`` where rlssm exports
-   it) on data simulated from the RDM model, and ``RDM(2)`` on the seed data, as a
-   ratio to the two-option exact ``Angle`` model (``RLSSM(DualRateRW(), Angle())`` on
-   the seed data, 20 x 200) measured in the same run, in float64 and float32. The
+   s=1)`` + ``RaceScaling``, and ``AdvantageRDM(3)`` + ``Values``) on data simulated
+   from the RDM model, and ``RDM(2)`` on the seed data, as a ratio to the two-option
+   exact ``Angle`` model (``RLSSM(DualRateRW(), Angle())`` on the seed data, 20 x 200)
+   measured in the same run, in float64 and float32. The
    goal: the RDM model within 1.5x. A second table splits each row: value+grad of the
    decision model's ``logp`` alone on the same trials (its per-trial inputs taken
    from ``model.values``), the rest being the scan over trials, the mapping and the
@@ -30,7 +30,7 @@ speed|recovery`` for one study, ``--only flat|hierarchical`` for one half of the
 recovery). About 15 minutes on 2 cores.
 
 RDM's recovery sizes (the ``--rdm-*`` flags) are smaller than Softmax's: its gradient
-costs about 20 times more.
+costs about 8 times more (float32, value and gradient).
 """
 
 from __future__ import annotations
@@ -88,12 +88,11 @@ def speed_cases(seed: pd.DataFrame, three: pd.DataFrame) -> dict[str, tuple]:
         "RDM(2) + RaceScaling (seed)": (
             lambda p: rlssm.RLSSM(rlssm.RescorlaWagner(), rlssm.RDM(n_options=2), rlssm.RaceScaling(), precision=p),
             seed, {"rl_alpha": 0.6, "scaler": 3.0, "A": 0.4, "B": 0.8, "t": 0.1}),
-    }
-    if "AdvantageRDM" in dir(rlssm):  # a row only where this rlssm exports it
-        cases["AdvantageRDM(3) + Values"] = (
+        "AdvantageRDM(3) + Values": (
             lambda p: rlssm.RLSSM(rlssm.RescorlaWagner(), rlssm.AdvantageRDM(n_options=3), rlssm.Values(),
                                   choices=CHOICES, precision=p),
-            three, {"rl_alpha": 0.3, "urgency": 2.0, "wd": 1.0, "ws": 0.5, "A": 0.4, "B": 0.8, "t": 0.2})
+            three, {"rl_alpha": 0.3, "urgency": 2.0, "wd": 1.0, "ws": 0.5, "A": 0.4, "B": 0.8, "t": 0.2}),
+    }
     return cases
 
 
@@ -392,7 +391,7 @@ def main(argv=None) -> None:
     p.add_argument("--fit-precision", choices=("float32", "float64"), default="float32",
                    help="recovery: the models' precision")
     p.add_argument("--chains", type=int, default=2, help="recovery")
-    # Softmax's sizes; RDM's (--rdm-*) are smaller: its gradient costs about 50 times more.
+    # Softmax's sizes; RDM's (--rdm-*) are smaller: its gradient costs about 8 times more (float32).
     p.add_argument("--trials", type=int, default=500, help="flat, Softmax: trials of the one participant")
     p.add_argument("--warmup", type=int, default=500, help="flat, Softmax")
     p.add_argument("--draws", type=int, default=500, help="flat, Softmax")

@@ -45,28 +45,42 @@ __all__ = ["LBA", "LOGP_FLOOR", "RDM"]
 
 # Jitted at module level so that eager calls compile once per shape and dtype.
 @jax.jit
-def _rdm_logp(rt: Array, won: Array, v: Array, A: Array, B: Array, t: Array) -> Array:
-    """`RDM.logp` on broadcast arrays (``v``, ``won``: ``(N,) + shape``)."""
+def _race_logp(rt: Array, won: Array, v: Array, A: Array, B: Array, t: Array, sd: Array | None) -> Array:
+    """`RDM.logp` (``sd`` None: Wald accumulators) and `LBA.logp` (drift sd ``sd``) on
+    broadcast arrays (``v``, ``won``: ``(N,) + shape``).
+
+    The winner's density times the losers' survival functions, each evaluated alone
+    (not both functions for every option, which would double the cost).
+    """
     # (Materialised, and so are their cotangents: XLA would otherwise fuse the whole
     # gradient into each option's slice of it.)
     rt, v, A, B, t = stage(rt, v, A, B, t)
+    if sd is not None:
+        (sd,) = stage(sd)
     s = rt - t
     positive = s > 0
     s_pos = jnp.where(positive, s, 1.0)
     # The winner's density is below exp(-700) when its nearest start lies more than
-    # Z_NEGLIGIBLE standard deviations from the threshold: the floor, without the
-    # formulas (their gradients overflow as rt -> t).
-    u_win = jnp.sum(jnp.where(won, (B - v * s_pos) / jnp.sqrt(s_pos), 0.0), axis=0)
-    live = positive & jnp.any(won, axis=0) & (u_win < Z_NEGLIGIBLE)
+    # Z_NEGLIGIBLE standard deviations (sigma s: sqrt(s) for Wald, sd s for LBA) from
+    # the threshold: the floor, without the formulas (whose gradients overflow as
+    # rt -> t).
+    spread = jnp.sqrt(s_pos) if sd is None else sd * s_pos
+    z_win = jnp.sum(jnp.where(won, (B - v * s_pos) / spread, 0.0), axis=0)
+    live = positive & jnp.any(won, axis=0) & (z_win < Z_NEGLIGIBLE)
     s_live = jnp.where(live, s, 1.0)
-    # The winner's density and the losers' survival functions, each alone.
     v_win, v_lose = winner_and_losers(won, v)
-    log_f = log_window_density(v_win, 1.0 / jnp.sqrt(s_live), s_live, B, A)
     # Per-loser copies, materialised: the gradients of the shared inputs are then sums
     # of materialised per-loser cotangents, not one fused copy of the whole backward
     # pass per input.
-    s_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v_lose.shape) for x in (s_live, B, A)))
-    total = log_f + jnp.sum(wald_survival(v_lose, s_all, B_all, A_all), axis=0)
+    if sd is None:
+        log_f = log_window_density(v_win, 1.0 / jnp.sqrt(s_live), s_live, B, A)
+        s_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v_lose.shape) for x in (s_live, B, A)))
+        log_surv = wald_survival(v_lose, s_all, B_all, A_all)
+    else:
+        log_f = log_window_density(v_win, sd, s_live, B, A)
+        s_all, sd_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v_lose.shape) for x in (s_live, sd, B, A)))
+        log_surv = lba_survival(v_lose, sd_all, s_all, B_all, A_all)
+    total = log_f + jnp.sum(log_surv, axis=0)
     floor = jnp.asarray(LOGP_FLOOR, dtype=total.dtype)
     return jnp.where(live, jnp.logaddexp(total, floor), floor)
 
@@ -76,25 +90,6 @@ def _rdm_draw(key: PRNGKeyArray, v: Array, A: Array, B: Array, t: Array) -> tupl
     """`RDM.sample` on broadcast arrays (``v``: ``(N,) + shape``)."""
     times = wald_first_passage(key, v, jnp.broadcast_to(B, v.shape), jnp.broadcast_to(A, v.shape))
     return race_outcome(times, t)
-
-
-@jax.jit
-def _lba_logp(rt: Array, won: Array, v: Array, A: Array, B: Array, t: Array, sd: Array) -> Array:
-    """`LBA.logp` on broadcast arrays (``v``, ``won``: ``(N,) + shape``)."""
-    rt, v, A, B, t, sd = stage(rt, v, A, B, t, sd)
-    s = rt - t
-    positive = s > 0
-    s_pos = jnp.where(positive, s, 1.0)
-    z_win = jnp.sum(jnp.where(won, (B - v * s_pos) / (sd * s_pos), 0.0), axis=0)
-    live = positive & jnp.any(won, axis=0) & (z_win < Z_NEGLIGIBLE)
-    s_live = jnp.where(live, s, 1.0)
-    # The winner's density and the losers' survival functions, each alone (see `RDM`).
-    v_win, v_lose = winner_and_losers(won, v)
-    log_f = log_window_density(v_win, sd, s_live, B, A)
-    s_all, sd_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v_lose.shape) for x in (s_live, sd, B, A)))
-    total = log_f + jnp.sum(lba_survival(v_lose, sd_all, s_all, B_all, A_all), axis=0)
-    floor = jnp.asarray(LOGP_FLOOR, dtype=total.dtype)
-    return jnp.where(live, jnp.logaddexp(total, floor), floor)
 
 
 @jax.jit
@@ -212,7 +207,7 @@ class RDM(AbstractDecisionModel):
         check_names(self, self.param_names, params)
         v, (A, B, t), (rt,) = stack_inputs(self.n_options, params, ("A", "B", "t"), rt)
         v, A, B, t, rt = broadcast_with_choice(v, (A, B, t, rt), choice)
-        return _rdm_logp(rt, winner_mask(choice, self.n_options, rt), v, A, B, t)
+        return _race_logp(rt, winner_mask(choice, self.n_options, rt), v, A, B, t, None)
 
     def sample(
         self,
@@ -320,7 +315,7 @@ class LBA(AbstractDecisionModel):
         check_names(self, self.param_names, params)
         v, (A, B, t, sd), (rt,) = stack_inputs(self.n_options, params, ("A", "B", "t", "s"), rt)
         v, A, B, t, sd, rt = broadcast_with_choice(v, (A, B, t, sd, rt), choice)
-        return _lba_logp(rt, winner_mask(choice, self.n_options, rt), v, A, B, t, sd)
+        return _race_logp(rt, winner_mask(choice, self.n_options, rt), v, A, B, t, sd)
 
     def sample(
         self,

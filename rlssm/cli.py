@@ -93,8 +93,10 @@ def _fit(model, data: pd.DataFrame, args: argparse.Namespace, hierarchical: bool
     """
     from .fitting import Hierarchical, default_include, sample
 
-    formulas = _pairs(getattr(args, "formula", None), "--formula", "a=1 + condition + (1 | participant_id)", str)
-    fixed = _pairs(getattr(args, "fixed", None), "--fixed", "s=1", float)
+    formulas = _pairs(
+        getattr(args, "formula", None), "--formula", "FORMULA", "a=1 + condition + (1 | participant_id)", str
+    )
+    fixed = _pairs(getattr(args, "fixed", None), "--fixed", "VALUE", "z=0.5", float)
     if formulas and not hierarchical:
         raise ValueError("--formula needs the hierarchical fit; leave out --flat")
     if hierarchical:
@@ -109,18 +111,27 @@ def _fit(model, data: pd.DataFrame, args: argparse.Namespace, hierarchical: bool
     return hm, idata, time.perf_counter() - start
 
 
-def _pairs(items: Sequence[str] | None, flag: str, example: str, kind: Any) -> dict[str, Any]:
-    """``NAME=VALUE`` command-line items as a dict (``ValueError``: one line, exit 2)."""
+def _pairs(items: Sequence[str] | None, flag: str, form: str, example: str, kind: Any) -> dict[str, Any]:
+    """``NAME=<form>`` command-line items as a dict, each value converted by ``kind``
+    (`ValueError`, one line and exit 2, for an item not of that form)."""
     out: dict[str, Any] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ValueError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {flag} '{example}'")
         try:
+            if not sep or not name.strip() or not value.strip():
+                raise ValueError(item)
             out[name.strip()] = kind(value.strip())
         except ValueError:
-            raise ValueError(f"{flag} {item!r}: {value.strip()!r} is not a number") from None
+            raise ValueError(f"{flag} {item}: expected NAME={form}, e.g. {flag} '{example}'") from None
     return out
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A JSON object (`ValueError` for anything else, invalid JSON included)."""
+    spec = json.loads(text)  # json.JSONDecodeError is a ValueError
+    if not isinstance(spec, dict):
+        raise ValueError(text)
+    return spec
 
 
 def _group_table(model, idata, truth: dict[str, float] | None, fit: Any = None) -> pd.DataFrame:
@@ -333,21 +344,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .environments import GaussianBandit
 
     model = _model(args.rule, args.decision, (0, 1), args.precision)
-    priors: dict[str, dict[str, Any]] = {}
-    for option, items in (("--prior", args.prior), ("--fit-prior", args.fit_prior)):
-        for item in items or []:
-            name, _, text = item.partition("=")
-            try:
-                spec = json.loads(text)
-            except json.JSONDecodeError:
-                spec = None
-            if not isinstance(spec, dict):
-                raise ValueError(f"{option} {item}: expected NAME=JSON, e.g. {option} 't={{\"name\": "
-                                 f"\"TruncatedNormal\", \"mu\": 0.3, \"sigma\": 0.05}}'")
-            priors.setdefault(option, {})[name] = spec
+    example = 't={"name": "TruncatedNormal", "mu": 0.3, "sigma": 0.05}'
+    given = _pairs(args.prior, "--prior", "JSON", example, _json_object)
+    fit_given = _pairs(args.fit_prior, "--fit-prior", "JSON", example, _json_object)
     base = {} if args.default_prior else {k: v for k, v in SEED_PRIOR.items() if k in model.param_names}
-    prior = base | priors.get("--prior", {})
-    fit_prior = prior | priors["--fit-prior"] if "--fit-prior" in priors else None
+    prior = base | given
+    fit_prior = prior | fit_given if fit_given else None
     hierarchical = args.fit == "hierarchical"
     participants = args.participants if hierarchical else 1
     env = GaussianBandit(means=(0.2, 0.8), sd=0.1)

@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 import rlssm
 from rlssm.fitting import NDT_NAME, Hierarchical, approximate
-from rlssm.fitting.variational import _draw_normal, _normal_approximations
+from rlssm.fitting.variational import draw_normal, normal_approximations
 
 # PyMC's default (numba) backend runs truncated-normal draws (initial points) in object mode.
 pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode:UserWarning")
@@ -147,9 +147,9 @@ def test_normal_approximation_of_a_gaussian_is_exact():
     # Move the last iterate away from the optimum: the mean must still be the target's.
     path[-1] = mean + 0.3 * rng.normal(size=dim)
     grads = np.stack([grad_logp(x) for x in path])
-    alpha, S, Z = _normal_approximations(path, grads, maxcor=10)[-1]
+    alpha, S, Z = normal_approximations(path, grads, maxcor=10)[-1]
     with jax.numpy_dtype_promotion("standard"):
-        draws, logq = _draw_normal(jax.random.key(0), 20000, path[-1], grads[-1], alpha, S, Z)
+        draws, logq = draw_normal(jax.random.key(0), 20000, path[-1], grads[-1], alpha, S, Z)
     draws = np.asarray(draws)
     np.testing.assert_allclose(draws.mean(axis=0), mean, atol=0.03)
     np.testing.assert_allclose(np.cov(draws.T), cov, atol=0.05 * np.abs(cov).max())

@@ -168,8 +168,9 @@ def winner_and_losers(won: Array, x: Array) -> tuple[Array, Array]:
     winner ``k``); option 0 counts as the winner where ``won`` marks none.
 
     A race's likelihood needs the winner's density and the others' survival functions
-    only: evaluating those alone, rather than both functions for every option, halves
-    its cost. (Selects, not a gather, so that the gradient is selects too.)
+    only: evaluating those alone, rather than both functions for every option, saves
+    about a third of the three-option RDM's time. (Selects, not a gather, so that the
+    gradient is selects too.)
     """
     n = x.shape[0]
     first = jnp.argmax(won, axis=0)

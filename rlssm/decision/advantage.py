@@ -12,21 +12,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._spec import ParamDecl
-from .._types import Array, Float, Int, PRNGKeyArray, RealLike
+from .._types import Array, PRNGKeyArray
 from .accumulators import (
     LOGP_FLOOR,
     Z_NEGLIGIBLE,
-    broadcast_with_choice,
-    check_n_options,
-    check_names,
     race_outcome,
-    stack_inputs,
     stage,
     wald_first_passage,
     wald_window,
-    winner_mask,
 )
-from .base import AbstractDecisionModel
+from .race import AbstractRace
 
 __all__ = ["AdvantageRDM"]
 
@@ -83,7 +78,7 @@ def _advantage_draw(
     return race_outcome(jnp.max(times, axis=1), t)
 
 
-class AdvantageRDM(AbstractDecisionModel):
+class AdvantageRDM(AbstractRace):
     """The advantage racing diffusion model of ``N`` options, win-all rule (Van
     Ravenzwaaij, Brown, Marley & Heathcote, 2020; Miletic et al., 2021).
 
@@ -155,11 +150,10 @@ class AdvantageRDM(AbstractDecisionModel):
         {"A": "[0, inf)", "B": "(0, inf)", "t": "[0, inf)"}
     )
 
+    race_params: ClassVar[tuple[str, ...]] = _REST
+
     def __init__(self, n_options: int):
         self.n_options = n_options
-
-    def __check_init__(self) -> None:
-        check_n_options("AdvantageRDM", self.n_options)
 
     @property
     def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
@@ -175,27 +169,8 @@ class AdvantageRDM(AbstractDecisionModel):
         }
         return MappingProxyType(decls)
 
-    @property
-    def choices(self) -> tuple[int, ...]:  # type: ignore[override]
-        return tuple(range(self.n_options))
+    def race_logp(self, rt: Array, won: Array, v: Array, *rest: Array) -> Array:
+        return _advantage_logp(rt, won, v, *rest)
 
-    def logp(
-        self,
-        rt: RealLike,
-        choice: RealLike,
-        **params: RealLike,
-    ) -> Float[Array, "..."]:
-        check_names(self, self.param_names, params)
-        v, rest, (rt,) = stack_inputs(self.n_options, params, _REST, rt)
-        v, *rest, rt = broadcast_with_choice(v, (*rest, rt), choice)
-        return _advantage_logp(rt, winner_mask(choice, self.n_options, rt), v, *rest)
-
-    def sample(
-        self,
-        key: PRNGKeyArray,
-        **params: RealLike,
-    ) -> tuple[Float[Array, "..."], Int[Array, "..."]]:
-        check_names(self, self.param_names, params)
-        v, rest, _ = stack_inputs(self.n_options, params, _REST)
+    def race_draw(self, key: PRNGKeyArray, v: Array, *rest: Array) -> tuple[Array, Array]:
         return _advantage_draw(key, v, *rest)
-

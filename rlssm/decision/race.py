@@ -9,11 +9,10 @@ distribution functions ``F_k`` of the decision time ``s = rt - t``, the density 
 helpers are in [`rlssm.decision.accumulators`][rlssm.decision.accumulators].
 """
 
-from __future__ import annotations
-
+import abc
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax
@@ -40,7 +39,13 @@ from .accumulators import (
 )
 from .base import AbstractDecisionModel
 
-__all__ = ["LBA", "LOGP_FLOOR", "RDM"]
+if TYPE_CHECKING:
+    # equinox's documented workaround (see `rlssm.decision.base`).
+    from typing import ClassVar as AbstractClassVar
+else:
+    from equinox import AbstractClassVar
+
+__all__ = ["LBA", "LOGP_FLOOR", "RDM", "AbstractRace"]
 
 
 # Jitted at module level so that eager calls compile once per shape and dtype.
@@ -102,7 +107,72 @@ def _lba_draw(
     return race_outcome(times, t)
 
 
-class RDM(AbstractDecisionModel):
+class AbstractRace(AbstractDecisionModel):
+    """A race of accumulators over ``N`` options, coded ``0 .. N-1``, whose inputs are
+    the per-option ``v0 .. v{N-1}`` followed by the parameters `race_params`.
+
+    `logp` and `sample` check the parameter names, stack the per-option inputs on a
+    leading axis, broadcast everything (against ``choice`` too) and call
+    `race_logp` / `race_draw` on the arrays. A final subclass holds the field
+    ``n_options`` (with its ``__init__``), declares ``params``, ``race_params`` and
+    ``domains``, and implements those two methods (usually by calling a function
+    jitted at module level, so that eager calls compile once per shape and dtype).
+    """
+
+    race_params: AbstractClassVar[tuple[str, ...]]
+
+    def __check_init__(self) -> None:
+        check_n_options(type(self).__name__, self.n_options)
+
+    @property
+    def choices(self) -> tuple[int, ...]:  # type: ignore[override]
+        return tuple(range(self.n_options))
+
+    @abc.abstractmethod
+    def race_logp(self, rt: Array, won: Array, v: Array, *rest: Array) -> Array:
+        """`logp` on broadcast arrays.
+
+        Parameters
+        ----------
+        rt
+            Response times, ``shape``.
+        won
+            ``(N,) + shape`` mask of the chosen option (all False for a response
+            outside ``0 .. N-1``).
+        v
+            The per-option inputs stacked, ``(N,) + shape``.
+        *rest
+            The parameters `race_params`, in that order, each ``shape``.
+        """
+
+    @abc.abstractmethod
+    def race_draw(self, key: PRNGKeyArray, v: Array, *rest: Array) -> tuple[Array, Array]:
+        """`sample` on arrays: ``v`` the per-option inputs stacked, ``(N,) + shape``,
+        ``rest`` the parameters `race_params` broadcast to ``shape``; returns ``(rt,
+        choice)``."""
+
+    def logp(
+        self,
+        rt: RealLike,
+        choice: RealLike,
+        **params: RealLike,
+    ) -> Float[Array, "..."]:
+        check_names(self, self.param_names, params)
+        v, rest, (rt,) = stack_inputs(self.n_options, params, self.race_params, rt)
+        v, *rest, rt = broadcast_with_choice(v, (*rest, rt), choice)
+        return self.race_logp(rt, winner_mask(choice, self.n_options, rt), v, *rest)
+
+    def sample(
+        self,
+        key: PRNGKeyArray,
+        **params: RealLike,
+    ) -> tuple[Float[Array, "..."], Int[Array, "..."]]:
+        check_names(self, self.param_names, params)
+        v, rest, _ = stack_inputs(self.n_options, params, self.race_params)
+        return self.race_draw(key, v, *rest)
+
+
+class RDM(AbstractRace):
     """The racing diffusion model of ``N`` options (Tillman, Van Zandt & Logan, 2020).
 
     One Wald (diffusion) accumulator per option: evidence starts uniformly on
@@ -182,11 +252,10 @@ class RDM(AbstractDecisionModel):
         {"A": "[0, inf)", "B": "(0, inf)", "t": "[0, inf)"}
     )
 
+    race_params: ClassVar[tuple[str, ...]] = ("A", "B", "t")
+
     def __init__(self, n_options: int):
         self.n_options = n_options
-
-    def __check_init__(self) -> None:
-        check_n_options("RDM", self.n_options)
 
     @property
     def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
@@ -194,32 +263,15 @@ class RDM(AbstractDecisionModel):
         decls |= {"A": (0.0, 1.0, 0.5), "B": (0.1, 3.0, 1.0), "t": (0.0, 2.0, 0.3)}
         return MappingProxyType(decls)
 
-    @property
-    def choices(self) -> tuple[int, ...]:  # type: ignore[override]
-        return tuple(range(self.n_options))
+    def race_logp(self, rt: Array, won: Array, v: Array, *rest: Array) -> Array:
+        A, B, t = rest
+        return _race_logp(rt, won, v, A, B, t, None)
 
-    def logp(
-        self,
-        rt: RealLike,
-        choice: RealLike,
-        **params: RealLike,
-    ) -> Float[Array, "..."]:
-        check_names(self, self.param_names, params)
-        v, (A, B, t), (rt,) = stack_inputs(self.n_options, params, ("A", "B", "t"), rt)
-        v, A, B, t, rt = broadcast_with_choice(v, (A, B, t, rt), choice)
-        return _race_logp(rt, winner_mask(choice, self.n_options, rt), v, A, B, t, None)
-
-    def sample(
-        self,
-        key: PRNGKeyArray,
-        **params: RealLike,
-    ) -> tuple[Float[Array, "..."], Int[Array, "..."]]:
-        check_names(self, self.param_names, params)
-        v, (A, B, t), _ = stack_inputs(self.n_options, params, ("A", "B", "t"))
-        return _rdm_draw(key, v, A, B, t)
+    def race_draw(self, key: PRNGKeyArray, v: Array, *rest: Array) -> tuple[Array, Array]:
+        return _rdm_draw(key, v, *rest)
 
 
-class LBA(AbstractDecisionModel):
+class LBA(AbstractRace):
     """The linear ballistic accumulator model of ``N`` options (Brown & Heathcote, 2008).
 
     One accumulator per option: evidence starts uniformly on ``(0, A)`` and grows
@@ -285,11 +337,10 @@ class LBA(AbstractDecisionModel):
         {"A": "[0, inf)", "B": "(0, inf)", "t": "[0, inf)", "s": "(0, inf)"}
     )
 
+    race_params: ClassVar[tuple[str, ...]] = ("A", "B", "t", "s")
+
     def __init__(self, n_options: int):
         self.n_options = n_options
-
-    def __check_init__(self) -> None:
-        check_n_options("LBA", self.n_options)
 
     @property
     def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
@@ -302,26 +353,9 @@ class LBA(AbstractDecisionModel):
         }
         return MappingProxyType(decls)
 
-    @property
-    def choices(self) -> tuple[int, ...]:  # type: ignore[override]
-        return tuple(range(self.n_options))
+    def race_logp(self, rt: Array, won: Array, v: Array, *rest: Array) -> Array:
+        A, B, t, sd = rest
+        return _race_logp(rt, won, v, A, B, t, sd)
 
-    def logp(
-        self,
-        rt: RealLike,
-        choice: RealLike,
-        **params: RealLike,
-    ) -> Float[Array, "..."]:
-        check_names(self, self.param_names, params)
-        v, (A, B, t, sd), (rt,) = stack_inputs(self.n_options, params, ("A", "B", "t", "s"), rt)
-        v, A, B, t, sd, rt = broadcast_with_choice(v, (A, B, t, sd, rt), choice)
-        return _race_logp(rt, winner_mask(choice, self.n_options, rt), v, A, B, t, sd)
-
-    def sample(
-        self,
-        key: PRNGKeyArray,
-        **params: RealLike,
-    ) -> tuple[Float[Array, "..."], Int[Array, "..."]]:
-        check_names(self, self.param_names, params)
-        v, (A, B, t, sd), _ = stack_inputs(self.n_options, params, ("A", "B", "t", "s"))
-        return _lba_draw(key, v, A, B, t, sd)
+    def race_draw(self, key: PRNGKeyArray, v: Array, *rest: Array) -> tuple[Array, Array]:
+        return _lba_draw(key, v, *rest)

@@ -90,6 +90,19 @@ until 0.2 below the cap."""
 _INIT_SIGMA = 0.2
 
 
+def _parameter_names(label: str, value: Sequence[str], names: tuple[str, ...]) -> tuple[str, ...]:
+    """``value`` (the argument ``label``) as a tuple of names from ``names``: `TypeError`
+    for a lone string, which would otherwise be read as its letters, `ValueError`
+    naming the unknown ones."""
+    if isinstance(value, str):
+        raise TypeError(f"{label} must be a sequence of parameter names, e.g. ({value!r},), got the string {value!r}")
+    value = tuple(value)
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        raise ValueError(f"{label}: {unknown} are not sampled parameters of this model {names}")
+    return value
+
+
 class Hierarchical:
     """A hierarchical RLSSM in PyMC: bounded links, non-centred, ``t`` below the fastest rt.
 
@@ -183,12 +196,7 @@ class Hierarchical:
             raise ValueError(f"formulas and fixed both name {held}; a fixed parameter has no formula")
         self.regressions: dict[str, Regression] = regressions
         """The parameters with a formula other than the default, ``name -> Regression``."""
-        if isinstance(correlated, str):
-            raise TypeError(f"correlated must be a sequence of parameter names, e.g. ({correlated!r},), got the string {correlated!r}")
-        correlated = tuple(correlated)
-        unknown = [k for k in correlated if k not in names]
-        if unknown:
-            raise ValueError(f"correlated: {unknown} are not sampled parameters of this model {names}")
+        correlated = _parameter_names("correlated", correlated, names)
         if not (math.isfinite(lkj_eta) and lkj_eta > 0):
             raise ValueError(f"lkj_eta must be positive and finite, got {lkj_eta!r}")
         priors = dict(priors or {})
@@ -213,13 +221,7 @@ class Hierarchical:
         if bad:
             raise ValueError(f"group_sd must be positive and finite, got {bad}")
 
-        if isinstance(centred, str):
-            # A lone name would otherwise be read as its letters.
-            raise TypeError(f"centred must be a sequence of parameter names, e.g. ({centred!r},), got the string {centred!r}")
-        centred = tuple(centred)
-        unknown = [k for k in centred if k not in names]
-        if unknown:
-            raise ValueError(f"centred: {unknown} are not sampled parameters of this model {names}")
+        centred = _parameter_names("centred", centred, names)
         both = [k for k in centred if k in regressions]
         if both:
             raise ValueError(f"centred: {both} have formulas; centring applies to the default formula only")

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from .hierarchical import Hierarchical
 
-__all__ = ["METHODS", "approximate"]
+__all__ = ["METHODS", "approximate", "draw_normal", "normal_approximations"]
 
 METHODS = ("pathfinder", "advi", "fullrank_advi")
 """The methods [`approximate`][rlssm.fitting.approximate] knows."""
@@ -296,14 +296,28 @@ def _lbfgs_path(
     return np.asarray(xs), np.asarray(grads)
 
 
-def _normal_approximations(
+def normal_approximations(
     xs: np.ndarray, grads: np.ndarray, maxcor: int
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Diagonal ``alpha`` and the update pairs ``(S, Z)`` of the inverse-Hessian estimate at
     every iterate after the first (Zhang et al. 2022, Algorithm 3).
 
     ``Z`` holds gradient changes of the *negative* log density, so that ``s . z > 0``
-    where the density is locally concave; pairs without that curvature are skipped."""
+    where the density is locally concave; pairs without that curvature are skipped.
+
+    Parameters
+    ----------
+    xs, grads
+        The optimiser's iterates and the log density's gradients there, ``(steps, dim)``.
+    maxcor
+        The number of update pairs kept (the L-BFGS history).
+
+    Returns
+    -------
+    list
+        One ``(alpha, S, Z)`` per iterate after the first: ``alpha`` ``(dim,)``, ``S``
+        and ``Z`` ``(dim, maxcor)``, zero-padded in front; the input of `draw_normal`.
+    """
     dim = xs.shape[1]
     alpha = np.ones(dim)
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -334,9 +348,27 @@ def _stack_pairs(pairs: list[tuple[np.ndarray, np.ndarray]], dim: int, maxcor: i
     return S, Z
 
 
-def _draw_normal(key: Any, n: int, x: Any, grad: Any, alpha: Any, S: Any, Z: Any) -> tuple[Any, Any]:
+def draw_normal(key: Any, n: int, x: Any, grad: Any, alpha: Any, S: Any, Z: Any) -> tuple[Any, Any]:
     """``n`` draws (and their log densities) of the normal approximation at an iterate:
-    covariance the L-BFGS inverse Hessian ``H``, mean the quasi-Newton step ``x + H grad``."""
+    covariance the L-BFGS inverse Hessian ``H``, mean the quasi-Newton step ``x + H grad``.
+
+    Parameters
+    ----------
+    key
+        A JAX PRNG key.
+    n
+        The number of draws.
+    x, grad
+        The iterate and the log density's gradient there, ``(dim,)``.
+    alpha, S, Z
+        The inverse-Hessian estimate at ``x``, from `normal_approximations`.
+
+    Returns
+    -------
+    tuple
+        ``(draws, logq)``: ``(n, dim)`` draws and their ``(n,)`` log densities under the
+        approximation (blackjax's ``bfgs_sample``).
+    """
     from blackjax.optimizers.lbfgs import bfgs_sample, lbfgs_inverse_hessian_factors
 
     beta, gamma = lbfgs_inverse_hessian_factors(S, Z, alpha)
@@ -360,15 +392,15 @@ def _pathfinder(
     import jax
     from arviz_stats.base.array import array_stats
 
-    draw_fn = jax.jit(_draw_normal, static_argnums=1)
+    draw_fn = jax.jit(draw_normal, static_argnums=1)
     key = jax.random.key(seed)
     pooled, log_p, log_q, iterations, elbos = [], [], [], [], []
     for path, start in enumerate(starts):
         xs, grads = _lbfgs_path(target, target.flatten(start, seed + path), maxiter, maxcor, ftol, gtol)
-        approximations = _normal_approximations(xs, grads, maxcor)
+        approximations = normal_approximations(xs, grads, maxcor)
         iterations.append(len(xs) - 1)
         if not approximations:  # the start was already optimal: approximate there
-            approximations = _normal_approximations(np.stack([xs[0], xs[0]]), np.stack([grads[0], grads[0]]), maxcor)
+            approximations = normal_approximations(np.stack([xs[0], xs[0]]), np.stack([grads[0], grads[0]]), maxcor)
             xs, grads = np.stack([xs[0], xs[0]]), np.stack([grads[0], grads[0]])
         # The ELBO of every iterate's approximation, from elbo_draws draws each.
         keys = jax.random.split(jax.random.fold_in(key, path), len(approximations) + 1)

@@ -1036,12 +1036,200 @@ def three_armed():
     ]
     return cells
 
+# ====================================================================== 5. real data
+def real_data_prl():
+    cells = [
+        md(
+            """
+            # Real data: reversal learning with response times, and fast guesses
+
+            Every other notebook fits simulated data. This one fits real recordings:
+            hBayesDM's probabilistic reversal-learning example (`prl_multipleB_exampleData.txt`,
+            shipped with the `hbayesdm` source distribution; Ahn, Haines & Zhang 2017,
+            *Computational Psychiatry* 1, 24-57): 3 participants x 3 blocks x 200 trials, two
+            options, outcomes +25 / -25, the better option reversing within blocks, and response
+            times in milliseconds.
+
+            Real recordings hold responses the decision process did not produce. Here the fastest
+            responses are 9, 14 and 16 ms, and one participant gives 70 responses faster than
+            0.2 s. A diffusion model's density is 0 below the non-decision time `t`, so without a
+            lapse process those guesses hold every participant's `t` below them. `rlssm.Lapse`
+            mixes a lapse process into any decision model: with probability `p_outlier` the
+            response time comes from a lapse density and the option is chosen at random.
+
+            The *Real data* page of the docs reports the full-size fits made by
+            `benchmarks/real_prl.py`.
+            """
+        ),
+        code(SETUP),
+        code(
+            """
+            if SMALL:  # the first block of each participant, one short chain
+                CHAINS, TUNE, DRAWS, PPC_DRAWS = 1, 20, 20, 10
+            else:
+                CHAINS, TUNE, DRAWS, PPC_DRAWS = 2, 500, 500, 100
+            PATH = DATA_DIR / "prl_multipleB_exampleData.txt"
+            """
+        ),
+        md(
+            """
+            ## 1. Screen the file, then load it
+
+            `rlssm.screening.screen` (what `rlssm check` prints) names what a fit should not
+            ignore. On the file as published it recognises hBayesDM's columns and asks for the
+            loader; `rlssm.load_hbayesdm` reads them into rlssm's format (milliseconds to
+            seconds, trials numbered across blocks, `block` kept so that values start again in
+            each block).
+            """
+        ),
+        code(
+            """
+            raw = pd.read_csv(PATH, sep="\\t")
+            for finding in rlssm.screening.screen(raw):
+                print(finding)
+            data = rlssm.load_hbayesdm(PATH)
+            # hBayesDM's reversal-learning models learn from the outcome's sign.
+            data["feedback"] = np.sign(data["feedback"])
+            if SMALL:
+                data = data[data["block"] == data["block"].min()].reset_index(drop=True)
+            print()
+            for finding in rlssm.screening.screen(data):
+                print(finding)
+            data.head()
+            """
+        ),
+        md(
+            """
+            ## 2. Three models of the same responses
+
+            A dual-rate Rescorla-Wagner rule (values start at 0 in each block) and a DDM with
+            `v = scaler * (Q[2] - Q[1])`; options are coded 1 and 2 in the file. The three
+            models differ in their lapses only:
+
+            * none;
+            * HSSM's default lapse density, uniform on [0, 20] s;
+            * fast guesses (Ollman's fast-guess model): uniform on [0, 0.3] s.
+
+            Learning is the same in all three: the observed choice and feedback update the
+            values on every trial, lapse or not.
+            """
+        ),
+        code(
+            """
+            from rlssm.decision import UniformRT
+
+            rule = rlssm.DualRateRW(initial_value=0.0)
+            wide = {"p_outlier": (0.0, 0.5)}
+            models = {
+                "no lapse": rlssm.RLSSM(rule, rlssm.DDM(), choices=(1, 2)),
+                "lapse U(0, 20)": rlssm.RLSSM(rule, rlssm.Lapse(rlssm.DDM()), choices=(1, 2), bounds=wide),
+                "fast guesses": rlssm.RLSSM(rule, rlssm.Lapse(rlssm.DDM(), rt=UniformRT(0.0, 0.3)),
+                                            choices=(1, 2), bounds=wide),
+            }
+            for name, model in models.items():
+                print(f"{name:15s}", model.param_names)
+            """
+        ),
+        md(
+            """
+            ## 3. Fit each hierarchically
+
+            Without a lapse, building the fit warns: it names each participant's implausibly fast
+            responses and the remedies.
+            """
+        ),
+        code(
+            """
+            fits, posteriors = {}, {}
+            for name, model in models.items():
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", UserWarning)
+                    fits[name] = rlssm.fitting.Hierarchical(model, data)
+                for w in caught:
+                    if "implausibly fast" in str(w.message):
+                        print(f"{name}: {str(w.message)[:300]} ...")
+                start = time.perf_counter()
+                posteriors[name] = fits[name].sample(chains=CHAINS, tune=TUNE, draws=DRAWS, seed=1,
+                                                     progressbar=False)
+                divergent = int(posteriors[name]["sample_stats"]["diverging"].sum())
+                print(f"{name}: {time.perf_counter() - start:.0f} s, {divergent} divergent draws")
+            """
+        ),
+        md(
+            """
+            ## 4. The non-decision time and the lapse probability, by participant
+            """
+        ),
+        code(
+            """
+            rows = []
+            for name, fit in fits.items():
+                draws = fit.participant_draws(posteriors[name])
+                for i, who in enumerate(fit.participants):
+                    row = {"model": name, "participant": who, "t": draws["t"][:, :, i].mean()}
+                    if "p_outlier" in draws:
+                        row["p_outlier"] = draws["p_outlier"][:, :, i].mean()
+                    rows.append(row)
+            pd.DataFrame(rows).round(3)
+            """
+        ),
+        md(
+            """
+            ## 5. Predictive checks against the data
+
+            Conditional mode: each trial simulated from the participant's observed history.
+            Response-time quantiles by participant, and the switch rate on the trials after each
+            reversal (the better option of a trial is the chosen one where `choice.ACC` is 1).
+            """
+        ),
+        code(
+            """
+            from rlssm.simulation import rt_quantile_check, switch_rate_check, trials_since_reversal
+
+            better = np.where(data["choice.ACC"] == 1, data["response"], 3 - data["response"])
+            since = trials_since_reversal(data.assign(correct_option=better))
+            for name, model in models.items():
+                ppc = model.posterior_predictive(fits[name], posteriors[name], mode="conditional",
+                                                 n_draws=PPC_DRAWS, seed=2)
+                rtq = rt_quantile_check(data, ppc)
+                switch = switch_rate_check(data, ppc, since, after=5)
+                print(f"{name}: rt quantiles inside their 90% intervals: {int(rtq['inside'].sum())}/{len(rtq)}; "
+                      f"switch rates after reversals inside: {int(switch['inside'].sum())}/{len(switch)}")
+            rtq.round(3)
+            """
+        ),
+        md(
+            """
+            ## 6. Compare the models (PSIS-LOO over trials)
+
+            All three are densities over (response time, option), so their pointwise
+            log-likelihoods compare directly.
+            """
+        ),
+        code(
+            """
+            import arviz as az
+
+            loo = {}
+            for name, fit in fits.items():
+                ll = fit.pointwise_log_likelihood(posteriors[name])["loglik"].values
+                loo[name] = az.from_dict({"posterior": {"x": np.zeros(ll.shape[:2])}, "log_likelihood": {"loglik": ll}})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = az.compare(loo)
+            table
+            """
+        ),
+    ]
+    return cells
+
 
 NOTEBOOKS = {
     "seed_workflow.ipynb": seed_workflow,
     "custom_rule_ppc.ipynb": custom_rule_ppc,
     "ragged_blocks.ipynb": ragged_blocks,
     "three_armed_bandit.ipynb": three_armed,
+    "real_data_prl.ipynb": real_data_prl,
 }
 
 

@@ -8,7 +8,7 @@ inference (``rlssm.fitting``, ``rlssm.hssm_bridge``, ``rlssm.sharding``) and the
 ends (``rlssm.plots``, ``rlssm.cli``). See the Architecture page of the docs.
 """
 
-from ._errors import DataError, LANRangeWarning
+from ._errors import DataError, FastResponseWarning, LANRangeWarning
 from .decision import (
     DDM,
     LAN,
@@ -19,6 +19,7 @@ from .decision import (
     Angle,
     AngleLAN,
     Fixed,
+    Lapse,
     Softmax,
 )
 from .environments import AbstractEnvironment, BernoulliBandit, GaussianBandit
@@ -46,6 +47,8 @@ from .mapping import (
 )
 from .model import RLSSM
 from . import data, fitting, internal, sharding, simulation  # noqa: E402  (submodules users reach as rlssm.X)
+from . import io, screening  # noqa: E402  (data formats and screening: rlssm.io, rlssm.screening)
+from .io import from_hssm, load_hbayesdm  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -64,6 +67,7 @@ __all__ = [
     "CounterfactualRW",
     "DDM",
     "DataError",
+    "FastResponseWarning",
     "DriftScaling",
     "DualRateRW",
     "Fixed",
@@ -74,6 +78,7 @@ __all__ = [
     "LAN",
     "LANRangeWarning",
     "LBA",
+    "Lapse",
     "PearceHall",
     "RDM",
     "RLWM",
@@ -84,4 +89,6 @@ __all__ = [
     "UncertaintyDrift",
     "ValueModulatedThreshold",
     "Values",
+    "from_hssm",
+    "load_hbayesdm",
 ]

@@ -13,3 +13,8 @@ class DataError(ValueError):
 
 class LANRangeWarning(UserWarning):
     """Decision parameters left the region a likelihood network was trained on."""
+
+
+class FastResponseWarning(UserWarning):
+    """Responses faster than a decision can be (guesses) hold the non-decision time
+    below them in a fit without a lapse mixture (see `rlssm.Lapse`)."""

@@ -11,7 +11,7 @@ the input back to its place.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import DataError
+from ._spec import Domain
 
 SLOW_MEDIAN_RT = 20.0
 """Seconds: a larger median rt is most likely in milliseconds, and rlssm warns."""
@@ -38,6 +39,20 @@ def _where(data: pd.DataFrame, mask: np.ndarray, column: str, what: str) -> Data
     value = _plain(data[column].iloc[first])
     more = f" ({len(positions) - 1} more rows like it)" if len(positions) > 1 else ""
     return DataError(f"column {column!r}, participant {pid!r}, {row}: value {value!r}; {what}{more}")
+
+
+def _one_type(data: pd.DataFrame, column: str, what: str) -> None:
+    """`DataError` where the labels of ``column`` mix value types (numbers of any
+    kind count as one)."""
+    kinds = {
+        "number" if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) else type(x).__name__
+        for x in data[column].tolist()
+    }
+    if len(kinds) > 1:
+        raise DataError(
+            f"column {column!r} mixes value types {sorted(kinds)} (e.g. 1 and '1'); they "
+            f"would sort unpredictably and could name one {what} twice: use one type"
+        )
 
 
 def _plain(x: object) -> object:
@@ -176,12 +191,15 @@ def prepare(
     fields: Sequence[str] = ("feedback",),
     cues: Sequence[str] = (),
     with_rt: bool = True,
+    domains: Mapping[str, str] | None = None,
 ) -> TrialLayout:
     """Validate ``data`` and arrange it as a [`TrialLayout`][rlssm.data.TrialLayout].
 
     ``fields`` may be NaN on missed trials (they are outcomes of a response) and are 0.0
     there in the layout; those also in ``cues`` are known before the choice, must be
-    finite on every row, missed trials included, and keep their values.
+    finite on every row, missed trials included, and keep their values. ``domains``
+    (``column -> interval`` string, e.g. ``{"set_size": "(0, inf)"}``: a learning
+    rule's ``field_domains``) bounds the values of those columns where they are given.
 
     With ``with_rt=False`` (a choice-only model, e.g. [`Softmax`][rlssm.Softmax]) the
     ``rt`` column is optional and ignored: a missed trial is one with a NaN response,
@@ -238,11 +256,24 @@ def prepare(
     if nonpos.any():
         raise _where(data, nonpos, "rt", "expected a positive response time in seconds")
     if with_rt and (~rt_nan).any() and np.median(rt[~rt_nan]) > SLOW_MEDIAN_RT:
+        import os
+
+        import equinox
+        import jaxtyping as jaxtyping_module  # not "jaxtyping": its import hook uses that name here
+
+        # The warning points at the user's line: the first frame outside rlssm and the
+        # wrappers around its methods (equinox's; jaxtyping's and beartype's when type
+        # checks are on), whatever the path.
         warnings.warn(
             f"column 'rt': the median response time is {np.median(rt[~rt_nan]):.4g} s; rlssm reads rt "
-            "in seconds (milliseconds? divide by 1000)",
+            "in seconds (milliseconds? divide by 1000; `rlssm check` lists what else to look at)",
             UserWarning,
-            stacklevel=3,
+            skip_file_prefixes=(
+                os.path.dirname(os.path.abspath(__file__)) + os.sep,
+                os.path.dirname(os.path.abspath(equinox.__file__)) + os.sep,
+                os.path.dirname(os.path.abspath(jaxtyping_module.__file__)) + os.sep,
+                "<@beartype",
+            ),
         )
     if not with_rt:
         # A choice-only model reads no rt: a placeholder the decision model ignores.
@@ -253,6 +284,11 @@ def prepare(
         x = _numeric(data, name)
         if np.isinf(x).any():
             raise _where(data, np.isinf(x), name, f"expected a finite {name}")
+        if domains and name in domains:
+            domain = Domain.parse(domains[name])
+            outside = ~np.isnan(x) & ~domain.contains(x)
+            if outside.any():
+                raise _where(data, outside, name, f"expected a {name} in {domain}, where the model reads it")
         if name in cues:
             if np.isnan(x).any():
                 raise _where(data, np.isnan(x), name,
@@ -271,16 +307,12 @@ def prepare(
             if na.any():
                 raise _where(data, na, name, f"expected a {name} label, not NaN")
 
+    # Labels of one type each: 1 and "1" would be two participants (states, blocks),
+    # and mixed types sort unpredictably.
+    for name, what in (("participant_id", "participant"), ("state", "state"), ("block", "block")):
+        if name in data.columns:
+            _one_type(data, name, what)
     # Participants: sorted labels (API: per-participant arrays follow sorted order).
-    kinds = {
-        "number" if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) else type(x).__name__
-        for x in data["participant_id"].tolist()
-    }
-    if len(kinds) > 1:
-        raise DataError(
-            f"column 'participant_id' mixes value types {sorted(kinds)} (e.g. 1 and '1'); they "
-            "would sort unpredictably and could name one participant twice: use one type"
-        )
     pid_codes, participants = pd.factorize(data["participant_id"], sort=True)
     n_part = len(participants)
 

@@ -167,6 +167,24 @@ class RLSSM(eqx.Module):
         return self.extra_fields + tuple(c for c in ("block", "state") if c in data.columns)
 
     @property
+    def has_lapse(self) -> bool:
+        """True when the decision model mixes in a lapse process (parameter
+        ``p_outlier``; see [`Lapse`][rlssm.Lapse])."""
+        return self.decision_model.has_lapse
+
+    def without_lapse(self) -> "RLSSM":
+        """The same model without its lapse mixture (itself when it has none): the
+        components, choices, precision and bounds (less ``p_outlier``'s) are kept."""
+        if not self.has_lapse:
+            return self
+        comp = self.composition
+        inner = comp.decision_model.without_lapse()
+        bounds = {k: v for k, v in self._bounds if k != "p_outlier"}
+        return RLSSM(
+            comp.learning_rule, inner, comp.mapping, choices=self.choices, bounds=bounds, precision=self.precision
+        )
+
+    @property
     def n_options(self) -> int:
         """Number of response options."""
         return len(self.choices)
@@ -177,7 +195,7 @@ class RLSSM(eqx.Module):
         comp = self.composition
         return prepare(
             data, self.choices, comp.data_fields, cues=comp.learning_rule.cues,
-            with_rt=not comp.decision_model.choice_only,
+            with_rt=not comp.decision_model.choice_only, domains=comp.learning_rule.field_domains,
         )
 
     # ------------------------------------------------------------------ likelihood

@@ -51,6 +51,8 @@ LAYERS: dict[str, int] = {
     "environments": 1,
     # L2 data
     "data": 2,
+    "io": 2,
+    "screening": 2,
     # L3 engine and its semi-public re-export
     "engine": 3,
     "internal": 3,

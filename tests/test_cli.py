@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from rlssm.cli import main
 
@@ -42,9 +41,11 @@ def test_check_reports_invalid_data(tmp_path: Path, capsys):
     assert "INVALID" in out and "column 'response', participant 2, row 2: value 2" in out
 
 
-def test_check_unknown_param_in_simulate(tmp_path: Path):
-    with pytest.raises(SystemExit, match="not a parameter"):
-        main(["simulate", "--param", "alpha=0.3", "--out", str(tmp_path / "x.csv")])
+def test_check_unknown_param_in_simulate(tmp_path: Path, capsys):
+    # A usage error: one line with the command's prefix, exit status 2 (issue 24).
+    assert main(["simulate", "--param", "alpha=0.3", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rlssm simulate: error: ") and "'alpha' is not a parameter" in err
 
 
 def test_demo_runs_end_to_end(tmp_path: Path):

@@ -19,7 +19,10 @@ import nbformat
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-NOTEBOOKS = ("seed_workflow.ipynb", "custom_rule_ppc.ipynb", "ragged_blocks.ipynb", "three_armed_bandit.ipynb")
+NOTEBOOKS = (
+    "seed_workflow.ipynb", "custom_rule_ppc.ipynb", "ragged_blocks.ipynb", "three_armed_bandit.ipynb",
+    "real_data_prl.ipynb",
+)
 CELL_TIMEOUT_S = 600
 
 # The probe cell prepended to each notebook: which interpreter runs the kernel.

@@ -2,7 +2,7 @@
 
 import abc
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import equinox as eqx
 import numpy as np
@@ -133,6 +133,24 @@ class AbstractDecisionModel(eqx.Module):
         they are valid in (see `rlssm.AngleLAN`).
         """
         del params
+
+    @property
+    def has_lapse(self) -> bool:
+        """True for a model that mixes in a lapse process ([`Lapse`][rlssm.Lapse]): its
+        density is positive at every response time, so fits do not hold ``t`` below each
+        participant's fastest response. Default False."""
+        return False
+
+    @property
+    def lapse_rt(self) -> Any:
+        """The lapse response-time density ([`AbstractLapseRT`][rlssm.decision.lapse.AbstractLapseRT])
+        of a model with a lapse mixture, else None."""
+        return None
+
+    def without_lapse(self) -> "AbstractDecisionModel":
+        """This model without its lapse mixture (itself when it has none): what HSSM is
+        given when it mixes the lapses in (see `RLSSM.to_hssm`)."""
+        return self
 
     @property
     def n_options(self) -> int:

@@ -90,6 +90,19 @@ class Fixed(AbstractDecisionModel):
     def choice_only(self) -> bool:  # type: ignore[override]
         return self.model.choice_only
 
+    @property
+    def has_lapse(self) -> bool:
+        return self.model.has_lapse
+
+    @property
+    def lapse_rt(self) -> Any:
+        return self.model.lapse_rt
+
+    def without_lapse(self) -> AbstractDecisionModel:
+        inner = self.model.without_lapse()
+        held = {n: v for n, v in self.values if n in inner.params}
+        return Fixed(inner, **held) if held else inner
+
     def logp(self, rt: RealLike, choice: RealLike, **params: RealLike) -> Float[Array, "..."]:
         return self.model.logp(rt, choice, **params, **self.held)
 

@@ -250,6 +250,8 @@ def to_hssm(
         if fixed and name in fixed:
             raise ValueError(f"include and fixed both name {name!r}; a fixed parameter takes no prior")
     include += [{"name": n, "prior": v} for n, v in check_fixed(model.composition, fixed).items()]
+    if model.has_lapse:
+        return _lapse_hssm(model, data, include, kwargs)
     p_outlier = kwargs.pop("p_outlier", None)
     has_lapse = p_outlier is not None and not (isinstance(p_outlier, (int, float)) and p_outlier == 0)
     n_missed = int((~layout.observed & layout.valid).sum())
@@ -278,6 +280,90 @@ def to_hssm(
         loglik_kind="approx_differentiable",
         include=include,
         p_outlier=p_outlier if has_lapse else None,
+        **kwargs,
+    )
+    hm.rlssm_model = model  # type: ignore[attr-defined]
+    hm.rlssm_data = data.copy()  # type: ignore[attr-defined]
+    return hm
+
+
+def _lapse_hssm(model: RLSSM, data: pd.DataFrame, include: list, kwargs: dict[str, Any]) -> hssm.HSSM:
+    """`to_hssm` for a model with rlssm's own lapse mixture ([`Lapse`][rlssm.Lapse]).
+
+    HSSM mixes ``(1 - p) f(rt, k) + p g(rt)``: it is given the model without its lapse
+    (the Op) and, as its lapse distribution, the density ``g(rt) / N`` of rlssm's
+    mixture, so that both give the same log-likelihood: for a uniform lapse on
+    ``[lo, hi]`` with ``N`` options that is ``Uniform(lo, lo + N (hi - lo))``, which
+    agrees with ``g / N`` on ``[lo, hi]`` (every response time must lie there); for a
+    choice-only model, ``Uniform`` of width ``N`` around the constant rt HSSM sees.
+    ``p_outlier``'s prior comes from ``include`` (or ``fixed``) and goes to HSSM's
+    ``p_outlier`` argument; predictive draws come from rlssm's mixture itself.
+    """
+    import hssm
+
+    from ..decision.lapse import LAPSE_PARAM, UniformRT
+
+    clash = [k for k in ("p_outlier", "lapse") if k in kwargs]
+    if clash:
+        raise TypeError(
+            f"to_hssm: {clash} given, but the model mixes in lapses itself (rlssm.Lapse): give "
+            f"p_outlier's prior in include (hssm.Param('p_outlier', prior=...)) or fixed={{'p_outlier': 0.05}}"
+        )
+    if LAPSE_PARAM not in model.param_names:
+        raise ValueError(
+            "to_hssm: p_outlier is held inside the decision model (rlssm.Fixed); build the model "
+            "with rlssm.Lapse(...) unfixed and pass fixed={'p_outlier': value} to to_hssm instead"
+        )
+    layout = model.prepare(data)
+    n_missed = int((~layout.observed & layout.valid).sum())
+    if n_missed:
+        raise ValueError(
+            f"a lapse mixture with missed trials ({n_missed} in the data): HSSM would give missed "
+            "trials a likelihood. Drop them first (data.dropna(subset=['response']); this leaves the "
+            "likelihood unchanged, as missed trials neither add to it nor update the values)"
+        )
+    inner = model.without_lapse()
+    n = model.n_options
+    rt_density = model.decision_model.lapse_rt
+    if model.decision_model.choice_only:
+        lapse = hssm.Prior("Uniform", lower=CHOICE_ONLY_RT - 0.5 * n, upper=CHOICE_ONLY_RT + 0.5 * n)
+    elif isinstance(rt_density, UniformRT):
+        lo, hi = rt_density.lower, rt_density.upper
+        rt = np.asarray(pd.to_numeric(data["rt"]), dtype=np.float64)
+        outside = np.flatnonzero((rt < lo) | (rt > hi))
+        if outside.size:
+            i = int(outside[0])
+            raise ValueError(
+                f"row {i}: rt {rt[i]!r} lies outside the lapse range [{lo}, {hi}] of the model's UniformRT; "
+                "widen it (rlssm.Lapse(model, rt=rlssm.decision.UniformRT(lower, upper)))"
+            )
+        lapse = hssm.Prior("Uniform", lower=lo, upper=lo + n * (hi - lo))
+    else:
+        raise ValueError(
+            f"to_hssm: HSSM can mix in only a uniform lapse density; the model's is "
+            f"{type(rt_density).__name__}. Fit it with rlssm.fitting.Hierarchical instead"
+        )
+    spec: Any = None
+    rest = []
+    for item in include:
+        if _param_name(item) == LAPSE_PARAM:
+            spec = item
+        else:
+            rest.append(item)
+    if spec is None:
+        spec = default_intercept_prior(*model.bounds[LAPSE_PARAM])
+    # Otherwise a dict with a name, or an hssm.Param: HSSM's p_outlier argument takes both.
+    check_decision_ranges(model, data, include=rest, stacklevel=4)
+    config = make_model_config(model, data)
+    hm = hssm.HSSM(
+        data=hssm_data(model, data),
+        model="rlssm",
+        model_config=config,
+        loglik=make_logp_op(inner, data),
+        loglik_kind="approx_differentiable",
+        include=rest,
+        p_outlier=spec,
+        lapse=lapse,
         **kwargs,
     )
     hm.rlssm_model = model  # type: ignore[attr-defined]

@@ -45,11 +45,15 @@ def make_model_config(
     import hssm
 
     fields = model.extra_fields if data is None else model.extra_fields_for(data)
+    # A model with rlssm's lapse mixture (rlssm.Lapse): HSSM appends p_outlier itself and
+    # mixes the lapses into the likelihood (see to_hssm); the simulator takes p_outlier
+    # last, as rlssm's own parameter, and draws from rlssm's mixture.
+    names = [n for n in model.param_names if not (model.has_lapse and n == "p_outlier")]
     return hssm.ModelConfig(
         response=("rt", "response"),
-        list_params=list(model.param_names),
+        list_params=names,
         choices=tuple(model.choices),  # type: ignore[arg-type]
-        bounds={k: (float(lo), float(hi)) for k, (lo, hi) in model.bounds.items()},
+        bounds={k: (float(lo), float(hi)) for k, (lo, hi) in model.bounds.items() if k in names},
         backend="jax",
         rv=make_rv(model, data, lapse),  # type: ignore[arg-type]  # HSSM instantiates the class
         extra_fields=list(fields),

@@ -97,8 +97,16 @@ class RangeReport:
 
 
 def has_range_check(model: RLSSM) -> bool:
-    """Whether the model's decision model overrides the no-op ``check_params``."""
-    return type(model.decision_model).check_params is not AbstractDecisionModel.check_params
+    """Whether the model's decision model (the one a `Fixed` wraps) overrides the no-op
+    ``check_params``."""
+    from ..decision.fixed import Fixed
+
+    decision = model.decision_model
+    # Fixed forwards check_params to the model it wraps: only that model says whether
+    # there is a check (an exact LBA with its s held has none).
+    while isinstance(decision, Fixed):
+        decision = decision.model
+    return type(decision).check_params is not AbstractDecisionModel.check_params
 
 
 # ---------------------------------------------------------------------- computing

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from ._errors import FastResponseWarning
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -131,16 +134,32 @@ def draw_prior(
     group_sd
         Scale of the spreads' ``HalfNormal`` (hierarchical only; a number, or
         ``name -> number``; default `DEFAULT_GROUP_SD` of `rlssm.fitting.hierarchical`).
+
+    Raises
+    ------
+    ValueError
+        For a prior [`Flat`][rlssm.fitting.Flat] would refuse, a ``group_sd`` that is not
+        positive and finite (or names no parameter), or ``group_sd`` without
+        ``n_participants`` (flat draws have no spreads).
     """
     import pymc as pm
 
     from .fitting.hierarchical import DEFAULT_GROUP_SD
-    from .fitting.links import Link, link_inverse
+    from .fitting.links import Link, group_scales, link_inverse
 
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
+    if isinstance(n, bool) or not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    dists = _prior_dists(model, prior)
+    if n_participants is None:
+        if group_sd is not None:
+            raise ValueError(
+                f"group_sd={group_sd!r} scales the spreads of a hierarchical prior: give n_participants "
+                "too, or leave group_sd out for flat draws"
+            )
+    elif isinstance(n_participants, bool) or not (isinstance(n_participants, (int, np.integer)) and n_participants >= 1):
+        raise ValueError(f"n_participants must be a positive integer or None (flat draws), got {n_participants!r}")
     names = model.param_names
+    scales = group_scales(group_sd, names, DEFAULT_GROUP_SD) if n_participants is not None else {}
+    dists = _prior_dists(model, prior)
     # pm.draw calls one compiled function ``n`` times and the spreads and offsets come
     # from one generator in replicate order: draw i is the same whatever ``n``.
     location = pm.draw([d for d, _ in dists.values()], draws=n, random_seed=seed, mode="FAST_COMPILE")
@@ -148,12 +167,6 @@ def draw_prior(
     if n_participants is None:
         return out
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-    scales = {}
-    for name in names:
-        if group_sd is None or isinstance(group_sd, (int, float)):
-            scales[name] = float(DEFAULT_GROUP_SD if group_sd is None else group_sd)
-        else:
-            scales[name] = float(group_sd.get(name, DEFAULT_GROUP_SD))
     sigma = {name: np.empty(n) for name in names}
     subj = {name: np.empty((n, n_participants)) for name in names}
     for i in range(n):
@@ -225,6 +238,11 @@ def _null_tail_probabilities(n: int, n_ranks: int, n_simulations: int, seed: int
     return out
 
 
+def _check_simulations(n_simulations: Any) -> None:
+    if isinstance(n_simulations, bool) or not (isinstance(n_simulations, (int, np.integer)) and n_simulations >= 1):
+        raise ValueError(f"n_simulations must be a positive integer, got {n_simulations!r}")
+
+
 def ecdf_band(
     n: int, n_ranks: int, prob: float = 0.95, n_simulations: int = 1000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,6 +260,9 @@ def ecdf_band(
     """
     from scipy.special import bdtrik
 
+    if isinstance(prob, bool) or not (isinstance(prob, (int, float, np.floating)) and 0.0 < prob < 1.0):
+        raise ValueError(f"prob must be a number strictly between 0 and 1, got {prob!r}")
+    _check_simulations(n_simulations)
     null = _null_tail_probabilities(n, n_ranks, n_simulations, seed)
     gamma = float(np.quantile(null, 1.0 - prob))
     z, _ = _ecdf_counts(np.zeros(1), n_ranks)
@@ -277,6 +298,7 @@ def uniformity_test(
         raise ValueError(f"ranks must be a non-empty 1-D array, got shape {ranks.shape}")
     if np.any((ranks < 0) | (ranks > n_ranks)):
         raise ValueError(f"ranks must lie in 0 .. {n_ranks}")
+    _check_simulations(n_simulations)
     n = ranks.size
     if bins is None:
         bins = int(max(2, min(20, n // 5, n_ranks + 1)))
@@ -326,6 +348,22 @@ class CalibrationResult:
     diagnostics: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def _variables(self, variables: Sequence[str] | None, default: list[str]) -> list[str]:
+        """``variables`` checked against the ranked ones (``default`` when None)."""
+        if variables is None:
+            return default
+        if isinstance(variables, str):
+            raise TypeError(
+                f"variables must be a sequence of variable names, e.g. [{variables!r}], got the string {variables!r}"
+            )
+        names = list(variables)
+        if not names:
+            raise ValueError(f"variables is empty; choose from {list(self.ranks.columns)}")
+        unknown = [v for v in names if v not in self.ranks.columns]
+        if unknown:
+            raise ValueError(f"variables: {unknown} were not ranked; the ranked variables are {list(self.ranks.columns)}")
+        return names
+
     def group_variables(self) -> list[str]:
         """The variables other than per-participant values (all of a flat fit's)."""
         return [c for c in self.ranks.columns if "[" not in c]
@@ -334,9 +372,10 @@ class CalibrationResult:
         """[`uniformity_test`][rlssm.calibration.uniformity_test] per variable (default: all).
 
         Returns a DataFrame indexed by variable with ``chi2``, ``chi2_p``, ``bins``,
-        ``ecdf_p`` and ``mean_rank`` (``n_ranks / 2`` expected).
+        ``ecdf_p`` and ``mean_rank`` (``n_ranks / 2`` expected). A name that was not
+        ranked is a ``ValueError`` listing the ranked ones.
         """
-        names = list(self.ranks.columns) if variables is None else list(variables)
+        names = self._variables(variables, list(self.ranks.columns))
         rows = {}
         for name in names:
             r = self.ranks[name].to_numpy()
@@ -351,7 +390,9 @@ class CalibrationResult:
         group ones)."""
         import matplotlib.pyplot as plt
 
-        names = self.group_variables() if variables is None else list(variables)
+        names = self._variables(variables, self.group_variables())
+        if isinstance(ncols, bool) or not (isinstance(ncols, (int, np.integer)) and ncols >= 1):
+            raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
         n = len(self.ranks)
         z, lower, upper = ecdf_band(n, self.n_ranks, prob=prob)
         nrows = max(1, math.ceil(len(names) / ncols))
@@ -441,7 +482,8 @@ def sbc(
         The prior the fits use, if not ``prior`` (the negative control: a deliberately
         wrong prior must give non-uniform ranks).
     group_sd
-        Scale of the group spreads' ``HalfNormal`` (hierarchical), drawn and fitted alike.
+        Scale of the group spreads' ``HalfNormal`` (hierarchical only: with
+        ``fit="flat"`` it is an error), drawn and fitted alike.
     batch_size
         Flat replicates fitted together in one NUTS run (see the module docs); 1 fits
         each on its own.
@@ -449,18 +491,25 @@ def sbc(
         Called with a line after every fit (e.g. ``print``).
     """
     from .fitting import Flat, Hierarchical
+    from .fitting.nuts import check_sampler_arguments
 
     if fit not in ("flat", "hierarchical"):
         raise ValueError(f"fit must be 'flat' or 'hierarchical', got {fit!r}")
+    check_sampler_arguments(chains=chains, tune=tune, draws=draws, seed=seed, target_accept=target_accept,
+                            max_tree_depth=max_tree_depth)
     for label, value, minimum in (("n_participants", n_participants, 1), ("n_trials", n_trials, 1),
-                                  ("n_replicates", n_replicates, 2), ("chains", chains, 1), ("tune", tune, 0),
-                                  ("draws", draws, 1), ("thin", thin, 1), ("batch_size", batch_size, 1)):
+                                  ("n_replicates", n_replicates, 2), ("thin", thin, 1), ("batch_size", batch_size, 1)):
         if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum):
             raise ValueError(f"{label} must be an integer >= {minimum}, got {value!r}")
     if fit == "flat" and n_participants != 1:
         raise ValueError(
             f"fit='flat' calibrates one participant per data set, got n_participants={n_participants}; "
             "use fit='hierarchical' for groups"
+        )
+    if fit == "flat" and group_sd is not None:
+        raise ValueError(
+            f"group_sd={group_sd!r} scales the group spreads of fit='hierarchical'; a flat fit has none: "
+            "leave it out, or use fit='hierarchical'"
         )
     prior = _resolve_prior(model, prior)
     fit_prior = prior if fit_prior is None else _resolve_prior(model, fit_prior)
@@ -487,7 +536,10 @@ def sbc(
                 one = simulate(i, {n: truth[n][i : i + 1] for n in names})
                 frames.append(one.assign(participant_id=i))
             data = pd.concat(frames, ignore_index=True)
-            flat = Flat(model, data, priors=fit_prior)
+            with warnings.catch_warnings():
+                # Simulated from the model: fast responses are its own, not guesses.
+                warnings.simplefilter("ignore", FastResponseWarning)
+                flat = Flat(model, data, priors=fit_prior)
             clock = time.perf_counter()
             idata = flat.sample(chains=chains, tune=tune, draws=draws, seed=seed + b, target_accept=target_accept,
                                 max_tree_depth=max_tree_depth, progressbar=False)
@@ -507,7 +559,9 @@ def sbc(
     else:
         for i in range(n_replicates):
             data = simulate(i, {n: truth[f"{n}_subj"][i] for n in names})
-            hier = Hierarchical(model, data, priors=fit_prior, group_sd=group_sd)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FastResponseWarning)
+                hier = Hierarchical(model, data, priors=fit_prior, group_sd=group_sd)
             clock = time.perf_counter()
             idata = hier.sample(chains=chains, tune=tune, draws=draws, seed=seed + i, target_accept=target_accept,
                                 max_tree_depth=max_tree_depth, progressbar=False, log_likelihood=False)

@@ -192,7 +192,7 @@ def test_fastest_rt_below_t_lower_bound_is_a_data_error(ddm_model, small_data):
     data = small_data.copy()
     row = data.index[data["participant_id"] == 1][0]
     data.loc[row, "rt"] = 0.01  # below t's lower bound 0.05
-    with pytest.raises(rlssm.DataError, match="participant 1"):
+    with pytest.raises(rlssm.DataError, match="participant 1"), pytest.warns(rlssm.FastResponseWarning):
         Hierarchical(ddm_model, data)
 
 

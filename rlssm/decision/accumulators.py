@@ -57,6 +57,7 @@ from .._types import Array, PRNGKeyArray, RealLike
 
 __all__ = [
     "LOGP_FLOOR",
+    "Saturation",
     "Z_NEGLIGIBLE",
     "broadcast_with_choice",
     "check_n_options",
@@ -65,6 +66,7 @@ __all__ = [
     "lba_survival",
     "log_window_density",
     "race_outcome",
+    "saturated",
     "stack_inputs",
     "stage",
     "wald_first_passage",
@@ -111,6 +113,39 @@ _MILLS_SERIES = (0.0,) + tuple(float((-1) ** (k + 1) * math.prod(range(1, 2 * k,
 # exp(-700) (phi(40) = exp(-800.9)); the likelihood returns the floor there without
 # evaluating the formulas, whose gradients would overflow as rt -> t.
 Z_NEGLIGIBLE = 40.0
+
+
+class Saturation(NamedTuple):
+    """Where an accumulator's functions at decision time ``s`` are settled to within
+    ``exp(-700)`` whatever its start, each ``(N,) + shape`` (see `saturated`)."""
+
+    density_negligible: Array  # f below ~exp(-700)
+    finished: Array  # S below ~exp(-700): it has surely finished (F = 1)
+    waiting: Array  # F below ~exp(-700): it has surely not finished (S = 1)
+
+
+def saturated(v: Array, s: Array, B: Array, A: Array, spread: Array, wald: bool) -> Saturation:
+    """Classify accumulators at decision time ``s > 0``: the regions where the formulas
+    need not (and, at extreme drifts or drift sds, cannot) be evaluated.
+
+    With ``z = (d - v s) / spread`` over the window ``d`` in ``(B, B + A)``
+    (``spread = sqrt(s)`` for Wald, ``sd s`` for LBA): the density is a Gaussian kernel
+    in ``z`` (below ``phi(40) = exp(-800)``) beyond ``Z_NEGLIGIBLE`` on either side; the
+    survival function is at most ``Phi(z)`` at the far end, so 0 where that end lies
+    below ``-Z_NEGLIGIBLE``, and at least ``Phi(z)`` at the near end (``1 - F``), so 1
+    where it lies above ``Z_NEGLIGIBLE`` (for a Wald accumulator with a negative
+    drift only if also ``F``'s second term ``exp(2 v d) Phi(-(d + v s) / sqrt s)`` is
+    negligible: a near threshold can be hit by the noise alone). Products that
+    overflow to ``inf`` classify as their limits.
+    """
+    z_near = (B - v * s) / spread
+    z_far = (B + A - v * s) / spread
+    negligible = Z_NEGLIGIBLE * Z_NEGLIGIBLE / 2.0
+    waiting = z_near > Z_NEGLIGIBLE
+    if wald:
+        b_near = (B + v * s) / spread
+        waiting = waiting & ((v >= 0) | (b_near > Z_NEGLIGIBLE) | (2.0 * v * B < -negligible))
+    return Saturation((z_near > Z_NEGLIGIBLE) | (z_far < -Z_NEGLIGIBLE), z_far < -Z_NEGLIGIBLE, waiting)
 
 
 def check_names(model: object, expected: tuple[str, ...], given: object) -> None:
@@ -265,10 +300,13 @@ def _log_diff(log_big: Array, log_small: Array) -> Array:
 
     Rounding can make the two equal where the true difference is below the precision;
     the difference is then taken as the smallest normal number times the larger one (a
-    finite value with a zero gradient) rather than ``-inf``.
+    finite value with a zero gradient) rather than ``-inf``. Where both are ``-inf``
+    (two probabilities below the float range, at extreme parameters) so is the
+    difference, not ``-inf - (-inf) = NaN``.
     """
     tiny = jnp.finfo(log_big.dtype).tiny
-    return log_big + jnp.log(-jnp.expm1(jnp.minimum(log_small - log_big, -tiny)))
+    gap = jnp.where(log_big > -jnp.inf, log_small - log_big, -jnp.inf)
+    return log_big + jnp.log(-jnp.expm1(jnp.minimum(gap, -tiny)))
 
 
 def _log_complement(log_p: Array) -> Array:

@@ -15,8 +15,8 @@ from .._spec import ParamDecl
 from .._types import Array, PRNGKeyArray
 from .accumulators import (
     LOGP_FLOOR,
-    Z_NEGLIGIBLE,
     race_outcome,
+    saturated,
     stage,
     wald_first_passage,
     wald_window,
@@ -26,6 +26,8 @@ from .race import AbstractRace
 __all__ = ["AdvantageRDM"]
 
 _REST = ("urgency", "wd", "ws", "A", "B", "t")
+# The log-density or log-probability that stands for a negligible one (below exp(-700)).
+_NEGLIGIBLE_LOG = -1e4
 
 
 def _pair_drifts(v: Array, urgency: Array, wd: Array, ws: Array) -> Array:
@@ -50,13 +52,31 @@ def _advantage_logp(
     positive = s > 0
     s_pos = jnp.where(positive, s, 1.0)
     # Every term of the winner's density has one of its accumulators' densities as a
-    # factor: negligible when all of them are (see `RDM`).
-    u_nearest = jnp.min((B - drift * s_pos) / jnp.sqrt(s_pos), axis=1)
-    u_win = jnp.sum(jnp.where(won, u_nearest, 0.0), axis=0)
-    live = positive & jnp.any(won, axis=0) & (u_win < Z_NEGLIGIBLE)
+    # factor, and all but one its distribution function: negligible when all the
+    # densities are, or when one accumulator surely has not finished. A loser whose
+    # accumulators have all surely finished has finished too. Those cells get the floor
+    # without the formulas (see `RDM`).
+    sat = saturated(drift, s_pos, B, A, jnp.sqrt(s_pos), wald=True)
+    winner_negligible = jnp.all(sat.density_negligible, axis=1) | jnp.any(sat.waiting, axis=1)
+    live = (
+        positive
+        & jnp.any(won, axis=0)
+        & ~jnp.any(won & winner_negligible, axis=0)
+        & ~jnp.any(~won & jnp.all(sat.finished, axis=1), axis=0)
+    )
+    # Settled accumulators, and every one outside the live cells, are evaluated at drift
+    # 0 (s = 1 outside), where nothing overflows, and their results replaced: log f
+    # negligible, log F 0 once finished and negligible while waiting.
+    settled = sat.finished | sat.waiting | ~live
+    quiet = jnp.where(settled, jnp.zeros((), drift.dtype), drift)
     # Per-accumulator copies, materialised (see `RDM`).
     s_all, B_all, A_all = stage(*(jnp.broadcast_to(x, drift.shape) for x in (jnp.where(live, s, 1.0), B, A)))
-    log_f, _, log_cdf = wald_window(drift, s_all, B_all, A_all, cdf=True)
+    log_f, _, log_cdf = wald_window(quiet, s_all, B_all, A_all, cdf=True)
+    # (Finite stand-ins far below any log-density: no inf - inf, in unused branches
+    # either, where a NaN would still reach the gradient.)
+    negligible = jnp.asarray(_NEGLIGIBLE_LOG, log_f.dtype)
+    log_f = jnp.where(sat.finished | sat.waiting, negligible, log_f)
+    log_cdf = jnp.where(sat.finished, jnp.zeros((), log_cdf.dtype), jnp.where(sat.waiting, negligible, log_cdf))
     log_all = jnp.sum(log_cdf, axis=1)  # log prod_j F_ij
     # d/ds prod_j F_ij = sum_j f_ij prod_{l != j} F_il, and the other options not all done.
     log_win = jax.nn.logsumexp(log_f - log_cdf, axis=1) + log_all
@@ -109,8 +129,11 @@ class AdvantageRDM(AbstractRace):
     each ``log F`` accurate near 0 and near 1 (from the survival function), and
     ``log(1 - prod F)`` through ``expm1``. `logp` returns ``log(p + exp(LOGP_FLOOR))``
     (``LOGP_FLOOR = -66.1``): exactly the floor where ``rt <= t``, where ``choice`` is not
-    one of ``0 .. N-1``, and where all the winner's accumulators have densities below
-    about ``exp(-700)``. Drifts may take any real value; where some are negative the
+    one of ``0 .. N-1``, where all the winner's accumulators have densities below
+    about ``exp(-700)`` or one of them surely has not finished, and where another
+    option's accumulators have all surely finished. Such settled accumulators (at
+    extreme weights, e.g. ``wd = 1e20``, most are) are not evaluated by the formulas,
+    so values and gradients stay finite inside the domains. Drifts may take any real value; where some are negative the
     density is defective (some trials never end).
 
     **Sampler.** Exact: ``N (N - 1)`` Wald accumulators drawn as in `RDM`, option ``i``'s

@@ -22,7 +22,6 @@ from .._spec import ParamDecl
 from .._types import Array, Float, Int, PRNGKeyArray, RealLike
 from .accumulators import (
     LOGP_FLOOR,
-    Z_NEGLIGIBLE,
     broadcast_with_choice,
     check_n_options,
     check_names,
@@ -30,6 +29,7 @@ from .accumulators import (
     lba_survival,
     log_window_density,
     race_outcome,
+    saturated,
     stack_inputs,
     stage,
     wald_first_passage,
@@ -65,15 +65,31 @@ def _race_logp(rt: Array, won: Array, v: Array, A: Array, B: Array, t: Array, sd
     s = rt - t
     positive = s > 0
     s_pos = jnp.where(positive, s, 1.0)
-    # The winner's density is below exp(-700) when its nearest start lies more than
-    # Z_NEGLIGIBLE standard deviations (sigma s: sqrt(s) for Wald, sd s for LBA) from
-    # the threshold: the floor, without the formulas (whose gradients overflow as
-    # rt -> t).
+    # The density is below exp(-700) where the winner's density is (its window lies more
+    # than Z_NEGLIGIBLE standard deviations, sqrt(s) for Wald, sd s for LBA, from the
+    # threshold: early, or at extreme drifts long past) or a loser has surely finished:
+    # the floor, without the formulas (whose gradients overflow as rt -> t, and whose
+    # values overflow at extreme drifts or drift sds). A loser that surely has not
+    # finished survives with probability 1.
+    if sd is not None:
+        # A drift sd whose product with s underflows is the sd -> 0 limit, to which the
+        # likelihood is continuous: kept at a small normal product (a few times the
+        # smallest, so that rounding cannot make it subnormal, which flushes to 0).
+        sd = jnp.maximum(sd, jax.lax.stop_gradient(4.0 * jnp.finfo(sd.dtype).tiny / s_pos))
     spread = jnp.sqrt(s_pos) if sd is None else sd * s_pos
-    z_win = jnp.sum(jnp.where(won, (B - v * s_pos) / spread, 0.0), axis=0)
-    live = positive & jnp.any(won, axis=0) & (z_win < Z_NEGLIGIBLE)
+    sat = saturated(v, s_pos, B, A, spread, wald=sd is None)
+    live = (
+        positive
+        & jnp.any(won, axis=0)
+        & ~jnp.any(won & sat.density_negligible, axis=0)
+        & ~jnp.any(~won & sat.finished, axis=0)
+    )
     s_live = jnp.where(live, s, 1.0)
-    v_win, v_lose = winner_and_losers(won, v)
+    # Inputs the formulas can take where their result is not used (a drift of 0 at
+    # s = 1): no overflow there, in the value or the gradient.
+    quiet = ~live | sat.waiting
+    v_win, v_lose = winner_and_losers(won, jnp.where(quiet, jnp.zeros((), v.dtype), v))
+    _, lose_waiting = winner_and_losers(won, sat.waiting.astype(v.dtype))
     # Per-loser copies, materialised: the gradients of the shared inputs are then sums
     # of materialised per-loser cotangents, not one fused copy of the whole backward
     # pass per input.
@@ -85,6 +101,7 @@ def _race_logp(rt: Array, won: Array, v: Array, A: Array, B: Array, t: Array, sd
         log_f = log_window_density(v_win, sd, s_live, B, A)
         s_all, sd_all, B_all, A_all = stage(*(jnp.broadcast_to(x, v_lose.shape) for x in (s_live, sd, B, A)))
         log_surv = lba_survival(v_lose, sd_all, s_all, B_all, A_all)
+    log_surv = jnp.where(lose_waiting > 0, jnp.zeros((), log_surv.dtype), log_surv)
     total = log_f + jnp.sum(log_surv, axis=0)
     floor = jnp.asarray(LOGP_FLOOR, dtype=total.dtype)
     return jnp.where(live, jnp.logaddexp(total, floor), floor)
@@ -208,8 +225,9 @@ class RDM(AbstractRace):
     inherent loss, about ``log10(v s / d)`` digits in the far right tail, aside).
     `logp` returns ``log(p + exp(LOGP_FLOOR))`` (``LOGP_FLOOR = -66.1``): exactly the
     floor where ``rt <= t``, where ``choice`` is not one of ``0 .. N-1``, and where the
-    winner's density is below about ``exp(-700)``; value and gradients are finite and
-    continuous inside the domains.
+    winner's density is below about ``exp(-700)`` or a loser has surely finished (at
+    extreme drifts, e.g. ``1e8`` in float32, every accumulator has finished long before
+    any observed rt); value and gradients are finite and continuous inside the domains.
 
     **Sampler.** Exact: per accumulator a start ``U(0, A)`` and an inverse Gaussian
     finishing time (Michael, Schucany & Haas, 1976), reached with probability
@@ -304,8 +322,13 @@ class LBA(AbstractRace):
     0..3, ``B`` 0.01..3), except for the inherent loss of about ``log10(v s / d)``
     digits in the density's far right tail. `logp` returns ``log(p +
     exp(LOGP_FLOOR))``: exactly the floor where ``rt <= t``, where ``choice`` is not
-    one of ``0 .. N-1``, and where the winner's density is below about ``exp(-700)``;
-    value and gradients are finite inside the domains.
+    one of ``0 .. N-1``, and where the winner's density is below about ``exp(-700)`` or a
+    loser has surely finished; values are finite inside the domains, at extreme drifts
+    too, and tend to the race of fixed drifts as ``s -> 0`` (``s = 1e-300`` in float64
+    included); gradients are finite unless the standardised distance, about
+    ``(A + B) / (s (rt - t))``, exceeds the square root of the float type's largest
+    number (about 1e19 in float32, 1e154 in float64: ``s`` below about 1e-18 or
+    1e-150).
 
     **Sampler.** Exact: starts ``U(0, A)``, drifts ``N(v_k, s^2)``, times
     ``(A + B - start) / drift`` for positive drifts; a trial on which no drift is

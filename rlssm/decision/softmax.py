@@ -34,11 +34,21 @@ has a positive probability and gets its exact log-probability, however small.
 def _log_softmax(x: Array, beta: Array) -> Array:
     """``log softmax(beta * x)`` along the last axis (``x``: ``(..., N)``, ``beta``: ``(...)``).
 
-    Through logsumexp, which subtracts the largest scaled value before exponentiating:
-    no overflow for large ``beta * x`` and the exact log-probability (never ``-inf``) of
-    options far below the best one.
+    From ``beta * (x - max x)``: every scaled input is at most 0 and the best one exactly
+    0, so the sum in the logsumexp lies in ``[1, N]`` and every log-probability is at most
+    0. (Scaling first, ``beta * x - logsumexp(beta * x)``, rounds ``beta * x`` to the
+    spacing of its own magnitude: +0.25 in float32 at ``beta = 1e7``.) An infinite
+    ``beta`` (a large one cast to float32) is the argmax rule, its limit; a scaled
+    input below ``-finfo.max`` is kept at it, so that the log-probability of an option
+    far below the best one is finite, however large ``beta``.
     """
-    scaled = beta[..., None] * x
+    # The shift is constant in the result: no gradient flows through it.
+    diff = x - jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
+    b = beta[..., None]
+    # beta = inf: 0 at the best options (not inf * 0), the floor below them.
+    finite = jnp.isfinite(b)
+    scaled = jnp.where(finite, jnp.where(finite, b, 1.0) * diff, jnp.where(diff < 0, -jnp.inf, 0.0))
+    scaled = jnp.maximum(scaled, jnp.finfo(scaled.dtype).min)
     return scaled - logsumexp(scaled, axis=-1, keepdims=True)
 
 
@@ -102,9 +112,11 @@ class Softmax(AbstractDecisionModel):
 
     ``logp(rt, choice, v0=..., ..., beta=...[, epsilon=...])`` is the log-probability of
     ``choice``; ``rt`` is accepted for the common signature and ignored (it may be NaN,
-    and neither the value nor its gradient then is). It is computed with logsumexp, so
-    it is exact and finite for any finite inputs, however large ``beta * x``; the
-    lapse mixture is taken in logs too. A response outside ``0 .. N-1`` gets
+    and neither the value nor its gradient then is). It is computed from
+    ``beta * (x - max x)`` with logsumexp, so it is exact, finite and at most 0 for any
+    finite inputs, however large ``beta`` (in float32 too; the log-probability of an
+    option far below the best is kept at ``-finfo.max`` at most); the lapse mixture is
+    taken in logs too. A response outside ``0 .. N-1`` gets
     `LOGP_FLOOR`. ``sample`` draws a categorical choice with those probabilities and
     returns NaN response times.
 

@@ -62,6 +62,26 @@ class Composition(eqx.Module):
         _instance("mapping", self.mapping, AbstractMapping)
         _instance("decision_model", self.decision_model, AbstractDecisionModel)
         rule, mapping, decision = self.learning_rule, self.mapping, self.decision_model
+        if self.n_options != decision.n_options:
+            # Before the mapping's outputs are compared with the decision model's
+            # inputs: a per-option mapping would otherwise be blamed for the extra option.
+            raise ValueError(
+                f"choices lists {self.n_options} response values (one per option) but "
+                f"{type(decision).__name__} has {decision.n_options} options (its choices "
+                f"{decision.choices}): give choices with {decision.n_options} values, or a "
+                f"decision model of {self.n_options} options"
+            )
+        columns = (*rule.fields, *rule.cues)
+        for column, text in rule.field_domains.items():
+            if column not in columns:
+                raise ValueError(
+                    f"{type(rule).__name__}: field_domains names {column!r}, which is not one of "
+                    f"its fields or cues {columns}"
+                )
+            try:
+                Domain.parse(text)
+            except ValueError as err:
+                raise ValueError(f"{type(rule).__name__}: field_domains[{column!r}]: {err}") from None
         start = rule.initial_value
         if start is not None and not (isinstance(start, (int, float)) and math.isfinite(start)):
             raise ValueError(f"{type(rule).__name__}: initial_value must be a finite number, got {start!r}")

@@ -15,7 +15,9 @@ hence the command line and the predictive checks),
 computes (``loglik``, ``values`` and the closed-loop simulator), and
 [`check_bounds`][rlssm.engine.check_bounds] for ``RLSSM(bounds=...)``. Each raises with
 a message naming the parameter, the offending value, where it is (participant, row,
-trial, draw) and the domain.
+trial, draw) and the domain. `check_values` also refuses, for a float32 model, values
+that float32 cannot hold (they would compute as ``inf`` or 0), and `check_computed`
+names the learning rule, not the mapping, where the rule's values themselves diverged.
 
 The jit path ([`make_logp_fn`][rlssm.engine.make_logp_fn], hence ``RLSSM.logp_fn``,
 the HSSM Op and the fits) does not check, as numpyro skips its checks under ``jit``:
@@ -34,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError
+from .._precision import float_dtype
 from .._spec import Domain
-from .._types import Bounds
+from .._types import Bounds, Precision
 from .composition import Composition
 from .params import Resolved
 
@@ -89,6 +92,29 @@ def check_fixed(comp: Composition, fixed: Mapping[str, object] | None) -> dict[s
     return out
 
 
+def _where_in(
+    r: Resolved,
+    index: tuple[int, ...],
+    participants: Sequence[Hashable],
+    row_participant: np.ndarray | None,
+    draws: bool,
+) -> str:
+    """`` (participant 'a')``, `` (draw 3, row 7, participant 'a')``: where ``index``
+    into a resolved value lies; empty for a scalar."""
+    value = np.asarray(r.value)
+    where: list[str] = []
+    if draws and value.shape[0] > 1:
+        where.append(f"draw {int(index[0])}")
+    unit_index = int(index[-1]) if value.ndim else 0
+    if r.unit == "participant":
+        where.append(f"participant {participants[unit_index]!r}")
+    elif r.unit == "row":
+        where.append(f"row {unit_index}")
+        if row_participant is not None:
+            where.append(f"participant {participants[int(row_participant[unit_index])]!r}")
+    return f" ({', '.join(where)})" if where else ""
+
+
 def check_values(
     comp: Composition,
     resolved: Mapping[str, Resolved],
@@ -96,8 +122,12 @@ def check_values(
     row_participant: np.ndarray | None = None,
     *,
     draws: bool = False,
+    precision: Precision | None = None,
 ) -> None:
-    """`DataError` for the first sampled parameter with a value outside its domain.
+    """`DataError` for the first sampled parameter with a value outside its domain, or
+    (given ``precision``) one that the model's float type cannot hold: a nonzero
+    magnitude beyond its largest or below its smallest normal number, which would
+    compute as ``inf`` or 0.
 
     Parameters
     ----------
@@ -113,6 +143,8 @@ def check_values(
         ``(N,)`` participant index of every row of the data, for per-row values.
     draws
         Whether the values carry a leading draw axis.
+    precision
+        The model's float policy; ``None`` checks the domains only.
     """
     domains = comp.domains
     for name, r in resolved.items():
@@ -121,21 +153,29 @@ def check_values(
         bad = ~domain.contains(value)
         if not bad.any():
             continue
-        first = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
-        where: list[str] = []
-        if draws and value.shape[0] > 1:
-            where.append(f"draw {int(first[0])}")
-        unit_index = int(first[-1]) if value.ndim else 0
-        if r.unit == "participant":
-            where.append(f"participant {participants[unit_index]!r}")
-        elif r.unit == "row":
-            where.append(f"row {unit_index}")
-            if row_participant is not None:
-                where.append(f"participant {participants[int(row_participant[unit_index])]!r}")
-        at = f" ({', '.join(where)})" if where else ""
+        first = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape))
+        at = _where_in(r, first, participants, row_participant, draws)
         raise DataError(
             f"params[{name!r}] = {float(value[first])!r}{at} lies {_outside(comp, name, domain)}"
             + _more(int(bad.sum()))
+        )
+    if precision is None:
+        return
+    info = np.finfo(float_dtype(precision))
+    for name, r in resolved.items():
+        value = np.abs(np.asarray(r.value, dtype=float))
+        bad = (value > info.max) | ((value > 0) & (value < info.tiny))
+        if not bad.any():
+            continue
+        first = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape))
+        at = _where_in(r, first, participants, row_participant, draws)
+        given = float(np.asarray(r.value, dtype=float)[first])
+        becomes = ("-inf" if given < 0 else "inf") if value[first] > info.max else "0"
+        raise DataError(
+            f"params[{name!r}] = {given!r}{at} cannot be held in {precision}, the model's "
+            f"precision (nonzero magnitudes {float(info.tiny):.3g} to {float(info.max):.3g}): "
+            f"it would compute as {becomes}; use RLSSM(..., precision='float64') or a value "
+            "within that range" + _more(int(bad.sum()))
         )
 
 
@@ -144,10 +184,13 @@ def check_computed(
     computed: Mapping[str, Any],
     mask: np.ndarray,
     describe: Callable[[tuple[int, ...]], str],
+    values: Any = None,
 ) -> None:
     """`DataError` for the first decision parameter the mapping computed outside the
     decision model's domain: a model problem (e.g. a threshold that turns negative),
-    named with the mapping.
+    named with the mapping; or, first, for values the learning rule let diverge
+    (``inf`` or NaN from finite parameters, e.g. a learning rate so large that every
+    update overshoots), named with the rule and its parameters.
 
     Parameters
     ----------
@@ -161,10 +204,26 @@ def check_computed(
         where the likelihood does not use it).
     describe
         The position of an index into ``mask``, e.g. ``"row 3, participant 0"``.
+    values
+        The values that drove each decision, ``mask.shape + (options,)``, or None.
     """
     domains = comp.domains
     mapping = type(comp.mapping).__name__
     mask = np.asarray(mask, dtype=bool)
+    if values is not None:
+        values = np.asarray(values, dtype=float)
+        bad = mask & ~np.all(np.isfinite(values), axis=-1)
+        if bad.any():
+            first = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
+            index = tuple(int(i) for i in first)
+            rule = type(comp.learning_rule).__name__
+            raise DataError(
+                f"{rule}'s values became {values[index].tolist()} ({describe(index)}) from the "
+                f"parameters given: the learning rule diverged, so {mapping} cannot compute "
+                f"{list(comp.computed)} from them; choose {rule}'s parameters "
+                f"{list(comp.rl_names)} (or their bounds) so that its updates stay finite"
+                + (f"; {int(bad.sum()) - 1} more trials like it" if bad.sum() > 1 else "")
+            )
     for name in comp.computed:
         value = np.asarray(computed[name], dtype=float)
         domain = domains[name]

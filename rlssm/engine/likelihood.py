@@ -189,7 +189,7 @@ def evaluate(
     see [`Domain`][rlssm.engine.Domain]).
     """
     resolved = resolve(params, comp.param_names, layout.participants, layout.n_rows)
-    check_values(comp, resolved, layout.participants, layout.row_participant)
+    check_values(comp, resolved, layout.participants, layout.row_participant, precision=precision)
     dtype = float_dtype(precision)
     with precision_scope(precision):
         trials = Trials.from_layout(layout, comp.trial_fields, dtype)
@@ -205,5 +205,5 @@ def evaluate(
             p, k = index
             return f"row {int(row_of[p * n_trials + k])}, participant {layout.participants[p]!r}"
 
-        check_computed(comp, out.params, np.asarray(layout.observed), describe)
+        check_computed(comp, out.params, np.asarray(layout.observed), describe, out.values)
     return out

@@ -31,9 +31,9 @@ import pandas as pd
 
 from .._errors import DataError
 from ..hssm_bridge import default_prior_args
-from .hierarchical import NDT_NAME
-from .nuts import run_nuts
-from .links import Link, default_start, inside, prior_spec, prior_support, softplus
+from .nondecision import caps_ndt, fastest_rts, warn_fast_responses
+from .nuts import check_sampler_arguments, run_nuts
+from .links import Link, default_start, distribution, inside, prior_spec, prior_support, softplus
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -71,10 +71,7 @@ def prior_distribution(name: str, spec: Any, lower: float, upper: float) -> tupl
             raise ValueError(f"priors[{name!r}]: Uniform needs a finite support, got ({lo}, {hi})")
         uniform: Any = pm.Uniform  # (its stub types the bounds as int)
         return uniform.dist(lower=lo, upper=hi, **kwargs), (lo, hi)
-    factory = getattr(pm, dist, None)
-    if factory is None or not hasattr(factory, "dist"):
-        raise ValueError(f"priors[{name!r}]: {dist!r} is not a PyMC distribution")
-    return pm.Truncated.dist(factory.dist(**kwargs), lower=low, upper=high), (lo, hi)
+    return pm.Truncated.dist(distribution(name, dist).dist(**kwargs), lower=low, upper=high), (lo, hi)
 
 
 def _log_jacobian(link: Link, width: float, eta: Any) -> Any:
@@ -133,11 +130,9 @@ class Flat:
         layout = model.prepare(data)  # validates (DataError)
         self.participants = list(layout.participants)
         n_part = layout.n_participants
-        fastest = np.array(
-            [np.min(layout.rt[i][layout.observed[i]]) if layout.observed[i].any() else np.inf
-             for i in range(n_part)]
-        )
+        fastest = fastest_rts(layout, lapse=model.has_lapse)
         self.fastest_rt = fastest
+        warn_fast_responses(model, layout, self.participants, stacklevel=3)
         op = make_params_op(model.logp_fn(data, per_row=False), model.param_names)
 
         self._links: dict[str, Link] = {}
@@ -155,7 +150,7 @@ class Flat:
                 self._links[name], self._support[name] = link, (lo, hi)
                 mu = (default_prior_args(lower, upper) if priors.get(name) is None else prior_spec(name, priors[name]))[1].get("mu")
                 self._centre[name] = float(mu) if isinstance(mu, (int, float)) and lo < mu < hi else None
-                capped = np.isfinite(fastest) & (fastest < hi) if name == NDT_NAME else np.zeros(n_part, bool)
+                capped = np.isfinite(fastest) & (fastest < hi) if caps_ndt(model, name) else np.zeros(n_part, bool)
                 if capped.any():
                     too_fast = np.flatnonzero(fastest <= lo)
                     if too_fast.size:
@@ -251,6 +246,11 @@ class Flat:
         dimension ``participant_id``) and the sampler statistics as a DataTree; the
         link-scale coordinates the sampler moves are dropped.
         """
+        # Before the starting points: a bad setting is named before any work.
+        check_sampler_arguments(
+            chains=chains, tune=tune, draws=draws, seed=seed, target_accept=target_accept,
+            chain_method=chain_method, max_tree_depth=max_tree_depth, nuts_kwargs=nuts_kwargs,
+        )
         idata = run_nuts(
             self.pymc_model, self.initial_points(chains, seed=seed, jitter=jitter),
             chains=chains, tune=tune, draws=draws, seed=seed, target_accept=target_accept,

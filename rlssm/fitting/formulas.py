@@ -9,7 +9,9 @@ matrices bambi and HSSM build, and returns a
 (population-level) terms with their columns and its group-specific terms with their
 ``Z`` matrices. Categorical factors take formulae's codings: treatment by default (the
 first level is the reference, ``C(x, Treatment("placebo"))`` picks another), sum coding
-with ``C(x, Sum)``.
+with ``C(x, Sum)``. A term's design must be finite on every row (``np.log(x)`` of a
+negative ``x`` is refused, naming the term and the rows), and a ``/`` in a term's name is
+written ``÷`` in its variable (``I(x / 2)`` gives ``a_I(x ÷ 2)``: PyMC refuses ``/``).
 
 [`Hierarchical`][rlssm.fitting.Hierarchical] builds the PyMC model from these and
 computes the per-row values of a posterior from the same matrices, so the fit and its
@@ -27,7 +29,7 @@ import pandas as pd
 
 from .._errors import DataError
 
-__all__ = ["DEFAULT_FORMULA", "CommonTerm", "GroupTerm", "Regression", "parse_formulas"]
+__all__ = ["DEFAULT_FORMULA", "CommonTerm", "GroupTerm", "Regression", "parse_formulas", "variable_name"]
 
 DEFAULT_FORMULA = "1 + (1 | participant_id)"
 """The formula of a parameter that is not given one: a group location and a random
@@ -44,8 +46,9 @@ class CommonTerm:
     Attributes
     ----------
     name
-        The term as formulae names it (``"condition"``, ``"x"``, ``"C(condition, Sum)"``);
-        the posterior variable is ``<parameter>_<name>``.
+        The term as formulae names it (``"condition"``, ``"x"``, ``"C(condition, Sum)"``;
+        ``/`` written ``÷``, see `variable_name`); the posterior variable is
+        ``<parameter>_<name>``.
     levels
         The level of each column for a categorical term (``("drug",)``), else ``None``.
     columns
@@ -64,8 +67,8 @@ class GroupTerm:
     Attributes
     ----------
     name
-        The term as formulae names it (``"1|participant_id"``, ``"condition|participant_id"``);
-        the posterior variable is ``<parameter>_<name>``, its spread ``<parameter>_<name>_sigma``.
+        The term as formulae names it (``"1|participant_id"``, ``"condition|participant_id"``;
+        ``/`` written ``÷``, see `variable_name`); the posterior variable is ``<parameter>_<name>``, its spread ``<parameter>_<name>_sigma``.
     factor
         The grouping factor (``"participant_id"``).
     groups
@@ -186,12 +189,45 @@ def _check_columns(param: str, rhs: str, data: pd.DataFrame) -> None:
                     )
 
 
+def variable_name(term: str) -> str:
+    """A formula term as PyMC can name a variable after it.
+
+    PyMC refuses a ``/`` in a variable name (it separates nested models), and formulae
+    keeps the one of ``I(x / 2)`` in the term's name: it becomes ``÷`` (``I(x ÷ 2)``, so
+    the posterior variable is ``a_I(x ÷ 2)``). Every other term keeps formulae's name.
+    """
+    return term.replace("/", "÷")
+
+
+def _check_finite(param: str, rhs: str, term: str, matrix: np.ndarray, data: pd.DataFrame) -> None:
+    """``DataError`` naming the term and rows where a design matrix is not finite: a
+    transform of finite columns (``np.log(x)`` of a negative ``x``, ``scale`` of a
+    constant) would otherwise give the likelihood NaN and be sampled anyway."""
+    bad = ~np.isfinite(matrix).all(axis=1)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad)
+    first = int(rows[0])
+    shown = ", ".join(str(int(r)) for r in rows[:10]) + (", ..." if rows.size > 10 else "")
+    pid = data["participant_id"].iloc[first] if "participant_id" in data.columns else "?"
+    pid = pid.item() if isinstance(pid, np.generic) else pid
+    value = float(matrix[first][~np.isfinite(matrix[first])][0])
+    raise DataError(
+        f"formulas[{param!r}] = {rhs!r}: term {term!r} is not finite on {rows.size} of {len(matrix)} rows "
+        f"(rows {shown}; participant {pid!r}, row {first}: {value!r}); transform the covariate so that "
+        "every row has a finite value"
+    )
+
+
 def _evaluate(param: str, rhs: str, data: pd.DataFrame) -> Regression:
     import formulae
 
     _check_columns(param, rhs, data)
     try:
-        dm = formulae.design_matrices(rhs, data.reset_index(drop=True), na_action="error")
+        # numpy's warnings (log of a negative number, 0 / 0) would name no term or row:
+        # `_check_finite` below does.
+        with np.errstate(all="ignore"):
+            dm = formulae.design_matrices(rhs, data.reset_index(drop=True), na_action="error")
     except Exception as err:  # noqa: BLE001 - name the absent columns where that is the cause
         import formulae as _f
 
@@ -210,10 +246,11 @@ def _evaluate(param: str, rhs: str, data: pd.DataFrame) -> Regression:
         matrix = np.asarray(common).astype(float)
         for name, term in common.terms.items():
             cols = matrix[:, common.slices[name]]
+            _check_finite(param, rhs, name, cols, data)
             if name == "Intercept":
                 intercept = True
                 continue
-            terms.append(CommonTerm(name, _levels(term.labels), cols))
+            terms.append(CommonTerm(variable_name(name), _levels(term.labels), cols))
     groups: list[GroupTerm] = []
     if dm.group is not None:
         for name, term in dm.group.terms.items():
@@ -225,6 +262,7 @@ def _evaluate(param: str, rhs: str, data: pd.DataFrame) -> Regression:
                 )
             z = dm.group[name]
             design = np.asarray(z.toarray() if hasattr(z, "toarray") else z, dtype=float)
+            _check_finite(param, rhs, name, design, data)
             level_names = tuple(str(g) for g in term.groups)
             k = design.shape[1] // len(level_names)
             expr = name.split("|", 1)[0]
@@ -232,7 +270,7 @@ def _evaluate(param: str, rhs: str, data: pd.DataFrame) -> Regression:
             levels = _levels(labels) if expr != "1" else None
             if levels is None and k > 1:
                 levels = tuple(labels)
-            groups.append(GroupTerm(name, factor, level_names, levels, design))
+            groups.append(GroupTerm(variable_name(name), factor, level_names, levels, design))
     if not intercept and not terms and not groups:
         raise ValueError(f"formulas[{param!r}] = {rhs!r} has no terms")
     return Regression(param, rhs, intercept, tuple(terms), tuple(groups))
@@ -266,7 +304,9 @@ def parse_formulas(
         factor that is not a column.
     DataError
         A column the formula names that is absent, has a missing or non-finite value, or
-        is neither numeric nor categorical.
+        is neither numeric nor categorical; a term whose design columns are not finite on
+        some rows (``np.log(x)`` with ``x <= 0``, ``scale`` of a constant), naming the
+        term and the rows.
     """
     formulas = dict(formulas or {})
     unknown = [k for k in formulas if k not in names]

@@ -56,8 +56,10 @@ import pandas as pd
 from .._errors import DataError
 from ..engine import check_fixed
 from .formulas import Regression, parse_formulas
-from .nuts import run_nuts
-from .links import Link, check_prior_arguments, default_start, inside, link_inverse, location, prior_spec
+from .nondecision import NDT_NAME, caps_ndt, fastest_rts, warn_fast_responses
+from .nuts import check_sampler_arguments, run_nuts
+from .links import Link, check_coefficient_prior, check_prior_arguments, default_start, group_scales, inside
+from .links import link_inverse, location, prior_spec
 from .links import softplus as _softplus
 from ..hssm_bridge import check_decision_ranges
 
@@ -69,8 +71,6 @@ if TYPE_CHECKING:
 
 __all__ = ["COEFFICIENT_SD", "DEFAULT_GROUP_SD", "NDT_NAME", "ROW_CAP_SHARPNESS", "Hierarchical", "group_summary"]
 
-NDT_NAME = "t"
-"""The parameter held below each participant's fastest response time (ssm-simulators' name)."""
 
 DEFAULT_GROUP_SD = 0.5
 """Scale of the ``HalfNormal`` prior on a group spread ``p_sigma`` (link scale)."""
@@ -210,16 +210,12 @@ class Hierarchical:
                 + (f". {hint} have covariates: give priors to their coefficients "
                    f"(e.g. {hint[0]}_Intercept, on the link scale) instead" if hint else "")
             )
-        if group_sd is None or isinstance(group_sd, (int, float)):
-            scale = {n: float(DEFAULT_GROUP_SD if group_sd is None else group_sd) for n in names}
-        else:
-            unknown = [k for k in group_sd if k not in names]
-            if unknown:
-                raise ValueError(f"group_sd: {unknown} are not parameters of this model {names}")
-            scale = {n: float(group_sd.get(n, DEFAULT_GROUP_SD)) for n in names}
-        bad = {n: s for n, s in scale.items() if not (math.isfinite(s) and s > 0)}
-        if bad:
-            raise ValueError(f"group_sd must be positive and finite, got {bad}")
+        for var, spec in priors.items():  # read (and refused) before any work
+            if var in names:
+                prior_spec(var, spec)
+            else:  # a formula's coefficient
+                check_coefficient_prior(var, spec)
+        scale = group_scales(group_sd, names, DEFAULT_GROUP_SD)
 
         centred = _parameter_names("centred", centred, names)
         both = [k for k in centred if k in regressions]
@@ -237,11 +233,11 @@ class Hierarchical:
         # The original data (missed trials as NaN), as to_hssm keeps it: what predictive
         # checks and range checks read from a fit.
         self.rlssm_data = data.copy()
-        fastest = np.array(
-            [np.min(layout.rt[i][layout.observed[i]]) if layout.observed[i].any() else np.inf
-             for i in range(layout.n_participants)]
-        )
+        fastest = fastest_rts(layout, lapse=model.has_lapse)
         self.fastest_rt = fastest
+        """Each participant's fastest response time (with a lapse mixture: the 5th
+        percentile of their response times, where starting points keep ``t`` below)."""
+        warn_fast_responses(model, layout, self.participants, stacklevel=3)
 
         # The likelihood of the parameters alone: one value per participant (per row for
         # a parameter with a formula) in, one log-likelihood per row of the data out (the
@@ -280,7 +276,7 @@ class Hierarchical:
                 mu: Any = link.forward(loc)
                 # Participants whose fastest response lies below t's upper bound.
                 capped = np.isfinite(fastest) & (fastest < upper)
-                is_capped = name == NDT_NAME and bool(capped.any())
+                is_capped = caps_ndt(model, name) and bool(capped.any())
                 signed = signed_spread and not is_capped and name not in centred
                 spread: Any = None
                 if signed:
@@ -494,7 +490,7 @@ class Hierarchical:
                 eta = eta + pt.dot(term.design, _reshape(b, (-1,)))
                 pieces.append((var, term.design, False))
                 group_vars.append(f"{var}_sigma")
-        if name == NDT_NAME:
+        if caps_ndt(self.model, name):
             # Each row's t below that row's response time, smoothly on the link scale:
             # far below the cap the map is the identity (rows of missed trials have none).
             observed = np.isfinite(rt_rows)
@@ -546,7 +542,7 @@ class Hierarchical:
         for name in names:
             lo, hi = self._support[name]
             if name == NDT_NAME and math.isfinite(fastest):
-                hi = min(hi, fastest)
+                hi = min(hi, fastest)  # capped: below every fastest response; lapses: start there
             # Clear of the edges, where a link's Jacobian vanishes.
             lo, hi = inside(lo, lo, hi), inside(hi, lo, hi)
             box.append((lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None))
@@ -627,7 +623,8 @@ class Hierarchical:
                 eta = float(link.forward(float(centre[name]))) + rng.uniform(-jitter, jitter)
                 value = float(link_inverse(link, eta))
                 if name == NDT_NAME:
-                    # Below every participant's fastest response, with room to spare.
+                    # Below every participant's fastest response (with a lapse mixture: below
+                    # the fastest responses but the guesses), with room to spare.
                     value = min(value, 0.9 * float(np.min(fastest)))
                 if name in self.regressions:
                     self._regression_start(point, name, value, rng, jitter)
@@ -753,6 +750,11 @@ class Hierarchical:
                 self, method=method, draws=draws, seed=seed, log_likelihood=log_likelihood,
                 init=init, jitter=jitter, progressbar=progressbar, **nuts_kwargs,
             )
+        # Before the pooled start: a bad setting is named before any work.
+        check_sampler_arguments(
+            chains=chains, tune=tune, draws=draws, seed=seed, target_accept=target_accept,
+            chain_method=chain_method, max_tree_depth=max_tree_depth, nuts_kwargs=nuts_kwargs,
+        )
         idata = run_nuts(
             self.pymc_model, self.initial_points(chains, seed=seed, jitter=jitter, init=init),
             chains=chains, tune=tune, draws=draws, seed=seed, target_accept=target_accept,

@@ -7,8 +7,10 @@ or an ``hssm.Prior``) that it and the range checks share.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,10 @@ __all__ = [
     "default_start",
     "inside",
     "link_inverse",
+    "check_coefficient_prior",
     "check_prior_arguments",
+    "distribution",
+    "group_scales",
     "location",
     "prior_support",
     "prior_spec",
@@ -105,11 +110,95 @@ def inside(value: float, lo: float, hi: float, margin: float = 1e-3) -> float:
     return float(min(max(value, lo + margin * width), hi - margin * width))
 
 
+OWN_PRIOR_ARGUMENTS = ("initval", "lower", "upper")
+"""Prior arguments rlssm reads itself, whatever the distribution: the start value and the
+support (``lower`` / ``upper``, the parameter's bounds by default)."""
+
+_ALIASES = {"sd": "sigma", "std": "sigma", "scale": "sigma", "loc": "mu", "mean": "mu", "rate": "lam", "df": "nu"}
+"""Other libraries' names of PyMC arguments: what a misspelled argument most likely meant."""
+
+
+def distribution(name: str, dist: str) -> Any:
+    """The PyMC distribution class called ``dist``, for the prior of ``name``.
+
+    Raises
+    ------
+    ValueError
+        When PyMC has no distribution of that name.
+    """
+    import pymc as pm
+
+    factory = getattr(pm, dist, None) if dist.isidentifier() else None
+    if not (isinstance(factory, type) and issubclass(factory, pm.Distribution)):
+        raise ValueError(
+            f"priors[{name!r}]: {dist!r} is not a PyMC distribution (e.g. 'Normal', "
+            "'TruncatedNormal', 'Beta', 'Gamma', 'HalfNormal', 'Uniform')"
+        )
+    return factory
+
+
+def _distribution_arguments(factory: Any) -> set[str]:
+    """The named arguments of a PyMC distribution (``pm.<Dist>.dist``); its ``**kwargs``
+    (``shape``, ``size``, ...) are the fit's to set, not a prior's."""
+    return {
+        p.name for p in inspect.signature(factory.dist).parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and p.name not in ("cls", "dist", "max_n_steps")
+    }
+
+
+def _accepted_arguments(factory: Any) -> list[str]:
+    """The arguments a prior of distribution ``factory`` takes: its own and rlssm's."""
+    return sorted(_distribution_arguments(factory) | set(OWN_PRIOR_ARGUMENTS))
+
+
+def _check_argument_names(name: str, dist: str, args: Mapping[str, Any]) -> None:
+    """``ValueError`` for an argument ``dist`` does not take: PyMC passes unknown keyword
+    arguments on without a word (``sd`` for ``sigma`` left the default scale)."""
+    accepted = _accepted_arguments(distribution(name, dist))
+    for key in args:
+        if key in accepted:
+            continue
+        guess = _ALIASES.get(str(key)) if _ALIASES.get(str(key)) in accepted else None
+        close = [guess] if guess else difflib.get_close_matches(str(key), accepted, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"priors[{name!r}]: {dist} takes no argument {key!r}{hint}; it takes {accepted}"
+        )
+
+
+def _check_argument_values(name: str, args: Mapping[str, Any]) -> None:
+    """``ValueError`` for an argument that is not a real number (or array of them), or is
+    NaN; only the support (``lower`` / ``upper``) may be infinite."""
+    for key, value in args.items():
+        try:
+            array = np.asarray(value)
+            numeric = array.dtype.kind in "iuf" and array.size > 0
+        except (TypeError, ValueError):
+            numeric = False
+        if not numeric:
+            raise ValueError(f"priors[{name!r}]: {key} must be a real number, got {value!r}")
+        values = array.astype(float)
+        finite = ~np.isnan(values) if key in ("lower", "upper") else np.isfinite(values)
+        if not finite.all():
+            raise ValueError(
+                f"priors[{name!r}]: {key} must be a "
+                f"{'number (+-inf allowed)' if key in ('lower', 'upper') else 'finite number'}, got {value!r}"
+            )
+
+
 def prior_spec(name: str, spec: Any) -> tuple[str, dict[str, Any]]:
     """``(distribution name, keyword arguments)`` of the prior ``spec`` of parameter ``name``.
 
     Finite ``bounds`` of the specification become its ``lower`` / ``upper`` (its support),
     unless the arguments give those themselves.
+
+    Raises
+    ------
+    ValueError
+        When ``spec`` is not a prior, names no PyMC distribution, gives an argument that
+        distribution does not take (e.g. ``sd`` for ``sigma``: the error names it and the
+        accepted ones), or an argument that is not a real number or is NaN.
     """
     if isinstance(spec, Mapping) and "name" not in spec:
         raise ValueError(f"priors[{name!r}] needs a 'name' (a PyMC distribution), got {dict(spec)!r}")
@@ -120,11 +209,36 @@ def prior_spec(name: str, spec: Any) -> tuple[str, dict[str, Any]]:
             f"'sigma': 0.5}} or an hssm.Prior, got {spec!r}"
         )
     args = dict(parsed.args)
+    _check_argument_names(name, parsed.dist, args)
+    _check_argument_values(name, args)
     if parsed.bounds is not None:
-        for key, bound in zip(("lower", "upper"), parsed.bounds):
+        bounds = tuple(np.asarray(parsed.bounds, dtype=object).reshape(-1))
+        if len(bounds) != 2:
+            raise ValueError(f"priors[{name!r}]: bounds must be a (lower, upper) pair, got {parsed.bounds!r}")
+        _check_argument_values(name, dict(zip(("lower", "upper"), bounds)))
+        for key, bound in zip(("lower", "upper"), bounds):
             if math.isfinite(float(bound)):
                 args.setdefault(key, float(bound))
     return parsed.dist, args
+
+
+def check_coefficient_prior(var: str, spec: Any) -> None:
+    """``ValueError`` for a formula coefficient's prior that gives rlssm's own arguments.
+
+    A coefficient lives on the whole real line of its parameter's link scale and its
+    start is set by the fit, so ``lower`` / ``upper`` (or ``bounds``) and ``initval``,
+    which a group location's prior reads, would be dropped without a word (PyMC's
+    ``Normal`` takes a ``lower`` and ignores it). Only a distribution that takes them
+    itself (``TruncatedNormal``, ``Uniform``) may bound a coefficient.
+    """
+    dist, args = prior_spec(var, spec)
+    own = _distribution_arguments(distribution(var, dist))
+    dropped = sorted(k for k in args if k in OWN_PRIOR_ARGUMENTS and k not in own)
+    if dropped:
+        raise ValueError(
+            f"priors[{var!r}]: a coefficient's prior (link scale) takes no {dropped}; {dist} takes "
+            f"{sorted(own)} (bound a coefficient with 'TruncatedNormal' and its lower / upper)"
+        )
 
 
 SCALE_ARGUMENTS = ("sigma", "tau", "lam")
@@ -202,10 +316,7 @@ def location(
         ), initval, (lo, hi)
     if dist == "Uniform":
         return pm.Uniform(name, lower=lo, upper=hi, **kwargs), initval, (lo, hi)
-    factory = getattr(pm, dist, None)
-    if factory is None or not hasattr(factory, "dist"):
-        raise ValueError(f"priors[{name!r}]: {dist!r} is not a PyMC distribution")
-    base = factory.dist(**kwargs)
+    base = distribution(name, dist).dist(**kwargs)
     return pm.Truncated(
         name, base, lower=None if math.isinf(lo) else lo, upper=None if math.isinf(hi) else hi
     ), initval, (lo, hi)
@@ -234,3 +345,39 @@ def softplus(x: Any) -> Any:
 
     clipped: Any = pt.softplus(pt.clip(x, const(-700.0), const(30.0)))
     return clipped + pt.maximum(x - const(30.0), const(0.0))
+
+
+def group_scales(
+    group_sd: float | Mapping[str, float] | None, names: Sequence[str], default: float
+) -> dict[str, float]:
+    """The scale of every parameter's group-spread prior (``HalfNormal``, link scale).
+
+    ``group_sd`` is None (``default`` for all), one number for all, or ``name -> number``
+    (``default`` for the names it leaves out). What
+    [`Hierarchical`][rlssm.fitting.Hierarchical] fits and
+    [`draw_prior`][rlssm.calibration.draw_prior] draws from, read alike.
+
+    Raises
+    ------
+    ValueError
+        For a name not in ``names``, or a scale that is not a positive, finite number.
+    """
+    if group_sd is None:
+        given: dict[str, Any] = {}
+    elif isinstance(group_sd, Mapping):
+        given = dict(group_sd)
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            raise ValueError(f"group_sd: {unknown} are not parameters of this model {tuple(names)}")
+    else:
+        given = {n: group_sd for n in names}
+    scale: dict[str, float] = {}
+    for name in names:
+        value = given.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
+            math.isfinite(value) and value > 0
+        ):
+            where = "group_sd" if not isinstance(group_sd, Mapping) else f"group_sd[{name!r}]"
+            raise ValueError(f"{where} must be a positive, finite number (a spread's prior scale), got {value!r}")
+        scale[name] = float(value)
+    return scale

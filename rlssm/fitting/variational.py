@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from .nuts import check_count
+
 if TYPE_CHECKING:
     import xarray as xr
 
@@ -131,7 +133,9 @@ def approximate(
     Raises
     ------
     ValueError
-        An unknown ``method``, a non-positive ``draws``, ``paths`` or ``iterations``.
+        An unknown ``method``; a non-positive ``draws``, ``paths``, ``iterations``,
+        ``maxcor`` or ``elbo_draws``; a negative ``seed``; a tolerance that is not
+        positive and finite.
     TypeError
         A keyword argument the method does not take.
 
@@ -148,6 +152,7 @@ def approximate(
     for name, value in (("draws", draws), ("paths", paths), ("iterations", iterations)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_count("seed", seed, 0)
     if method != "pathfinder" and paths != 1:
         raise TypeError(f"paths is a Pathfinder option; method {method!r} does not take it")
     if method == "pathfinder":
@@ -157,6 +162,13 @@ def approximate(
                 f"approximate(method='pathfinder') got unknown keyword arguments {unknown}; "
                 f"it takes {sorted(_PATHFINDER_OPTIONS)}"
             )
+        for name in ("maxcor", "elbo_draws"):
+            if name in kwargs:
+                check_count(name, kwargs[name], 1)
+        for name in ("ftol", "gtol"):
+            value = kwargs.get(name, 1.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive, finite number (an L-BFGS-B tolerance), got {value!r}")
     n_iter = _DEFAULT_ITERATIONS[method] if iterations is None else iterations
     start_time = time.perf_counter()
     target = _TARGETS.get(fit)

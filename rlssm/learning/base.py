@@ -56,6 +56,12 @@ class AbstractLearningRule(eqx.Module):
         e.g. ``("set_size",)`` (default none). ``"trial_index"``, the trial's position
         within the participant (``0, 1, ...``, missed trials counted, in ``trial_id``
         order), is provided by rlssm and needs no column.
+    field_domains
+        ``column -> interval`` where the values of a data column in ``fields`` or
+        ``cues`` must lie, as a string like ``domains`` (default none: any finite
+        number). Checked when the data is prepared, on every row that gives a value
+        (a cue gives one on every row), with a [`DataError`][rlssm.DataError] naming
+        the column, participant, row and value.
 
     The simplest rules keep only the values: `update` maps the values array to the new
     values array. A rule that keeps more (associabilities, variances, a choice trace)
@@ -84,6 +90,7 @@ class AbstractLearningRule(eqx.Module):
     fields: AbstractClassVar[tuple[str, ...]]
     cues: ClassVar[tuple[str, ...]] = ()
     domains: ClassVar[Mapping[str, str]] = {}
+    field_domains: ClassVar[Mapping[str, str]] = {}
 
     def init(self, n_options: int, dtype: Any, **params: Float[Array, ""]) -> RuleState:
         """The state before the first trial (and after a reset).

@@ -119,3 +119,27 @@ class KalmanFilter(AbstractLearningRule):
         means = decay * means + (1 - decay) * decay_center
         variance = decay**2 * variance + sigma_d**2
         return KalmanFilter.State(means, variance)
+
+    def named_state(self, state: "KalmanFilter.State") -> dict[str, Array]:
+        # The variance reaches mappings through `_zero_is_flat`: at the domain's edge
+        # (sigma0 = 0, and sigma_d = 0 or decay = 0 after it) it is exactly 0, where a
+        # mapping's sqrt has an infinite derivative; see there.
+        return {"variance": _zero_is_flat(state.variance)}
+
+
+@jax.custom_jvp
+def _zero_is_flat(variance: Array) -> Array:
+    """The identity, whose derivative is taken as 0 where ``variance`` is 0.
+
+    A variance is at its minimum where it is 0, so its derivative there is 0 already
+    (``d sigma0**2 = 2 sigma0 d sigma0``); saying so keeps a reader's infinite
+    derivative there (``sqrt``, as in [`UncertaintyDrift`][rlssm.UncertaintyDrift])
+    from making ``inf * 0 = NaN`` in the gradient. Values are unchanged.
+    """
+    return variance
+
+
+@_zero_is_flat.defjvp
+def _zero_is_flat_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
+    (variance,), (dv,) = primals, tangents
+    return variance, jnp.where(variance > 0, dv, jnp.zeros_like(dv))

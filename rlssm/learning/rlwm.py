@@ -103,7 +103,8 @@ class RLWM(AbstractLearningRule):
     in ``K``) so gradient-based samplers can move it. For other set sizes, override:
     ``RLSSM(..., bounds={"rl_capacity": (2.0, 6.0)})``.
 
-    The data need a ``set_size`` column (a positive number on every answered trial) and,
+    The data need a ``set_size`` column (a positive number on every trial, missed ones
+    included: a [`DataError`][rlssm.DataError] otherwise) and,
     for several stimuli, a ``state`` column. A closed-loop simulation cannot produce
     the stimuli and set sizes; use [`simulate_conditional`][rlssm.simulation.simulate_conditional].
     """
@@ -127,6 +128,9 @@ class RLWM(AbstractLearningRule):
     }
     fields = ("feedback",)
     cues = ("set_size", "trial_index")
+    # capacity / set_size: a set size of 0 or below has no meaning (the padding cells'
+    # 0 is guarded in values_of; the data's are refused).
+    field_domains = {"set_size": "(0, inf)"}
 
     class State(eqx.Module):
         """RL values, working memory and the trial of the last update of one stimulus."""

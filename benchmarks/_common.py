@@ -219,3 +219,29 @@ class Report:
         for row in rows:
             self("| " + " | ".join(row) + " |")
         self()
+
+
+def interleaved_times(timed: dict, warmup: int, repeats: int) -> dict[str, list[float]]:
+    """Seconds per call of each ``timed[key] = (fn, params, x64)``: ``warmup`` untimed calls
+    each, then ``repeats`` rounds that call every function once, in an order rotated each
+    round (so slow phases of a loaded machine fall on all of them alike)."""
+    import time
+
+    import jax
+
+    keys = list(timed)
+    for key in keys:
+        fn, params, x64 = timed[key]
+        with jax.enable_x64(x64):
+            for _ in range(warmup):
+                jax.block_until_ready(fn(params))
+    times: dict[str, list[float]] = {k: [] for k in keys}
+    for r in range(repeats):
+        shift = r % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            fn, params, x64 = timed[key]
+            with jax.enable_x64(x64):
+                t0 = time.perf_counter()
+                jax.block_until_ready(fn(params))
+                times[key].append(time.perf_counter() - t0)
+    return times

@@ -240,21 +240,7 @@ def main(argv=None) -> dict[tuple[str, str], tuple[float, float]]:
         )
 
     # ---------------------------------------------------------------- timing
-    keys = [k for k in timed if k not in broken]
-    for key in keys:
-        fn, params, scope = timed[key]
-        with jax.enable_x64(scope):
-            for _ in range(args.warmup):
-                jax.block_until_ready(fn(params))
-    times: dict[str, list[float]] = {k: [] for k in keys}
-    for r in range(args.repeats):
-        shift = r % len(keys)
-        for key in keys[shift:] + keys[:shift]:
-            fn, params, scope = timed[key]
-            with jax.enable_x64(scope):
-                t0 = time.perf_counter()
-                jax.block_until_ready(fn(params))
-                times[key].append(time.perf_counter() - t0)
+    times = common.interleaved_times({k: v for k, v in timed.items() if k not in broken}, args.warmup, args.repeats)
 
     med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
 

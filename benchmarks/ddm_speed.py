@@ -172,21 +172,7 @@ def main(argv=None) -> dict[str, dict[str, float]]:
             f"max |grad diff| / max |grad| over v, a, z, t: {grad_diff:.1e}"
         )
 
-    keys = list(timed)
-    for key in keys:
-        fn, params, x64 = timed[key]
-        with jax.enable_x64(x64):
-            for _ in range(args.warmup):
-                jax.block_until_ready(fn(params))
-    times: dict[str, list[float]] = {k: [] for k in keys}
-    for r in range(args.repeats):
-        shift = r % len(keys)
-        for key in keys[shift:] + keys[:shift]:
-            fn, params, x64 = timed[key]
-            with jax.enable_x64(x64):
-                t0 = time.perf_counter()
-                jax.block_until_ready(fn(params))
-                times[key].append(time.perf_counter() - t0)
+    times = common.interleaved_times(timed, args.warmup, args.repeats)
     med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
 
     def iqr(k: str) -> float:

@@ -156,3 +156,32 @@ class AbstractDecisionModel(eqx.Module):
     def n_options(self) -> int:
         """Number of response options (``len(self.choices)``)."""
         return len(self.choices)
+
+
+class AbstractWrappedDecisionModel(AbstractDecisionModel):
+    """A decision model that wraps another and changes some of what it does (diffrax's
+    ``AbstractWrappedSolver``): [`Fixed`][rlssm.Fixed] holds parameters,
+    [`Lapse`][rlssm.Lapse] mixes lapses in.
+
+    The response coding, choice-only flag and lapse mixture are the wrapped model's
+    unless a subclass changes them; subclasses declare the field ``model`` and implement
+    ``params``, ``logp`` and ``sample``.
+    """
+
+    model: eqx.AbstractVar[AbstractDecisionModel]
+
+    @property
+    def choices(self) -> tuple[int, ...]:  # type: ignore[override]
+        return self.model.choices
+
+    @property
+    def choice_only(self) -> bool:  # type: ignore[override]
+        return self.model.choice_only
+
+    @property
+    def has_lapse(self) -> bool:
+        return self.model.has_lapse
+
+    @property
+    def lapse_rt(self) -> Any:
+        return self.model.lapse_rt

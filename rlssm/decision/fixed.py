@@ -12,12 +12,12 @@ import numpy as np
 
 from .._spec import Domain, ParamDecl
 from .._types import Array, Float, Int, PRNGKeyArray, RealLike
-from .base import AbstractDecisionModel
+from .base import AbstractDecisionModel, AbstractWrappedDecisionModel
 
 __all__ = ["Fixed"]
 
 
-class Fixed(AbstractDecisionModel):
+class Fixed(AbstractWrappedDecisionModel):
     """A decision model with some parameters held at constants (a wrapper).
 
     The constants are settings, not parameters: they leave ``param_names`` (so they are
@@ -81,22 +81,6 @@ class Fixed(AbstractDecisionModel):
     def domains(self) -> Mapping[str, str]:  # type: ignore[override]
         held = self.held
         return MappingProxyType({n: d for n, d in self.model.domains.items() if n not in held})
-
-    @property
-    def choices(self) -> tuple[int, ...]:  # type: ignore[override]
-        return self.model.choices
-
-    @property
-    def choice_only(self) -> bool:  # type: ignore[override]
-        return self.model.choice_only
-
-    @property
-    def has_lapse(self) -> bool:
-        return self.model.has_lapse
-
-    @property
-    def lapse_rt(self) -> Any:
-        return self.model.lapse_rt
 
     def without_lapse(self) -> AbstractDecisionModel:
         inner = self.model.without_lapse()

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._spec import ParamDecl
 from .._types import Array, Float, Int, PRNGKeyArray, RealLike
-from .base import AbstractDecisionModel
+from .base import AbstractDecisionModel, AbstractWrappedDecisionModel
 
 __all__ = ["LAPSE_PARAM", "AbstractLapseRT", "Lapse", "MixtureRT", "UniformRT"]
 
@@ -139,7 +139,7 @@ class MixtureRT(AbstractLapseRT):
         return jnp.take_along_axis(draws, which[None], axis=0)[0]
 
 
-class Lapse(AbstractDecisionModel):
+class Lapse(AbstractWrappedDecisionModel):
     """A decision model mixed with lapses: parameter ``p_outlier`` (a wrapper).
 
     With probability ``p_outlier`` a trial's response is a lapse: its response time
@@ -199,14 +199,6 @@ class Lapse(AbstractDecisionModel):
     @property
     def domains(self) -> Mapping[str, str]:  # type: ignore[override]
         return MappingProxyType({**self.model.domains, LAPSE_PARAM: "[0, 1]"})
-
-    @property
-    def choices(self) -> tuple[int, ...]:  # type: ignore[override]
-        return self.model.choices
-
-    @property
-    def choice_only(self) -> bool:  # type: ignore[override]
-        return self.model.choice_only
 
     @property
     def has_lapse(self) -> bool:

@@ -5,9 +5,10 @@ hBayesDM's ``prl_multipleB_exampleData.txt`` (Ahn, Haines & Zhang 2017, shipped 
 outcomes +25 / -25, response times in milliseconds (fastest 9, 14 and 16 ms). The script
 fits a dual-rate Rescorla-Wagner + DDM (``v = scaler * (Q2 - Q1)``, values reset at each
 block, feedback the outcome's sign as in hBayesDM's reversal-learning models) with
-`rlssm.fitting.Hierarchical` three times: without a lapse mixture, with HSSM's default
-lapse (`rlssm.Lapse`: response time uniform on [0, 20] s, option at random) and with
-fast guesses (uniform on [0, 0.3] s, option at random), and reports for each:
+`rlssm.fitting.Hierarchical`: without a lapse mixture, with HSSM's default lapse
+(`rlssm.Lapse`: response time uniform on [0, 20] s, option at random) and with fast
+guesses (uniform on [0, 0.3] s, option at random); and the collapsing-bound `Angle`
+model with fast guesses. It reports for each:
 
 * every participant's non-decision time ``t`` (posterior mean and 90% interval);
 * the group parameters' R-hat and bulk ESS, divergent draws, sampling time;
@@ -60,8 +61,9 @@ def load(folder: Path) -> pd.DataFrame:
 
 
 def models() -> dict[str, rlssm.RLSSM]:
-    """No lapse; HSSM's default lapse (uniform on [0, 20] s); fast guesses (uniform on
-    [0, 0.3] s: Ollman's fast-guess model). Options at random on a lapse."""
+    """Fast guesses (uniform on [0, 0.3] s: Ollman's fast-guess model); HSSM's default lapse
+    (uniform on [0, 20] s); no lapse; and the collapsing-bound angle model with fast
+    guesses. Options at random on a lapse."""
     rule = rlssm.DualRateRW(initial_value=0.0)
     wide = {"p_outlier": (0.0, 0.5)}
     return {
@@ -70,6 +72,9 @@ def models() -> dict[str, rlssm.RLSSM]:
         ),
         "lapse U(0, 20)": rlssm.RLSSM(rule, rlssm.Lapse(rlssm.DDM()), choices=(1, 2), bounds=wide),
         "no lapse": rlssm.RLSSM(rule, rlssm.DDM(), choices=(1, 2)),
+        "angle, fast guesses U(0, 0.3)": rlssm.RLSSM(
+            rule, rlssm.Lapse(rlssm.Angle(), rt=UniformRT(0.0, 0.3)), choices=(1, 2), bounds=wide
+        ),
     }
 
 

@@ -1065,7 +1065,7 @@ def real_data_prl():
         code(
             """
             if SMALL:  # the first block of each participant, one short chain
-                CHAINS, TUNE, DRAWS, PPC_DRAWS = 1, 20, 20, 10
+                CHAINS, TUNE, DRAWS, PPC_DRAWS = 1, 20, 30, 10  # PSIS-LOO needs 30 draws
             else:
                 CHAINS, TUNE, DRAWS, PPC_DRAWS = 2, 500, 500, 100
             PATH = DATA_DIR / "prl_multipleB_exampleData.txt"

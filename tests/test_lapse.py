@@ -187,3 +187,32 @@ def test_command_line_lapse(tmp_path, capsys):
     sim = pd.read_csv(out)
     # t = 0.44 in the demo's truth: responses below it are guesses, about 0.3 of all.
     assert 0.2 < (sim["rt"] < 0.3).mean() < 0.4
+
+
+def test_bad_arguments_are_named(small):
+    from rlssm.decision import MixtureRT
+
+    with pytest.raises(TypeError, match="rt must be an instance|AbstractLapseRT"):
+        rlssm.Lapse(rlssm.DDM(), rt=1.0)  # type: ignore[arg-type]
+    with pytest.raises((TypeError, ValueError), match="lower must be a number|Type-check"):
+        UniformRT("a", 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least two components"):
+        MixtureRT((UniformRT(),))
+    with pytest.raises(ValueError, match="positive, finite weight"):
+        MixtureRT((UniformRT(), UniformRT(0.0, 1.0)), weights=(1.0, -1.0))
+    model = rlssm.RLSSM(rlssm.RescorlaWagner(), rlssm.Lapse(rlssm.DDM()))
+    point = dict(rl_alpha=0.3, scaler=3.0, a=1.0, z=0.5, t=0.2)
+    with pytest.raises(rlssm.DataError, match=r"p_outlier.*outside \[0, 1\]"):
+        model.loglik(small, point | {"p_outlier": 1.5})
+    with pytest.raises(ValueError, match="reaches outside"):
+        rlssm.RLSSM(rlssm.RescorlaWagner(), rlssm.Lapse(rlssm.DDM()), bounds={"p_outlier": (0.0, 2.0)})
+    narrow = rlssm.RLSSM(rlssm.RescorlaWagner(), rlssm.Lapse(rlssm.DDM(), rt=UniformRT(0.0, 1.0)))
+    with pytest.raises(ValueError, match=r"row \d+: rt .* outside the lapse range \[0.0, 1.0\]"):
+        narrow.to_hssm(small)
+
+
+def test_range_checks_see_through_the_lapse(angle_onnx):
+    from rlssm.hssm_bridge import has_range_check
+
+    assert not has_range_check(rlssm.RLSSM(rlssm.DualRateRW(), rlssm.Lapse(rlssm.Angle())))
+    assert has_range_check(rlssm.RLSSM(rlssm.DualRateRW(), rlssm.Lapse(rlssm.AngleLAN(angle_onnx))))

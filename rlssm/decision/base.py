@@ -135,6 +135,13 @@ class AbstractDecisionModel(eqx.Module):
         del params
 
     @property
+    def has_range_check(self) -> bool:
+        """True for a model whose `check_params` checks something (a LAN's training
+        box): only then do fits run the range checks of `rlssm.hssm_bridge.range_check`.
+        Default False."""
+        return False
+
+    @property
     def has_lapse(self) -> bool:
         """True for a model that mixes in a lapse process ([`Lapse`][rlssm.Lapse]): its
         density is positive at every response time, so fits do not hold ``t`` below each
@@ -177,6 +184,10 @@ class AbstractWrappedDecisionModel(AbstractDecisionModel):
     @property
     def choice_only(self) -> bool:  # type: ignore[override]
         return self.model.choice_only
+
+    @property
+    def has_range_check(self) -> bool:
+        return self.model.has_range_check
 
     @property
     def has_lapse(self) -> bool:

@@ -824,6 +824,10 @@ class LAN(AbstractDecisionModel):
         # The LAN approximates the process's likelihood; draws come from the process.
         return self.sampler.sample(key, **params)
 
+    @property
+    def has_range_check(self) -> bool:
+        return True
+
     def check_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Warn for every parameter that leaves the network's training range.
 

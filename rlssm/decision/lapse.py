@@ -76,6 +76,9 @@ class UniformRT(AbstractLapseRT):
     upper: float = eqx.field(static=True)
 
     def __init__(self, lower: float = 0.0, upper: float = 20.0):
+        for name, value in (("lower", lower), ("upper", upper)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"UniformRT: {name} must be a number of seconds, got {value!r}")
         self.lower = float(lower)
         self.upper = float(upper)
 

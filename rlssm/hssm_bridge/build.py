@@ -334,7 +334,7 @@ def _lapse_hssm(model: RLSSM, data: pd.DataFrame, include: list, kwargs: dict[st
         if outside.size:
             i = int(outside[0])
             raise ValueError(
-                f"row {i}: rt {rt[i]!r} lies outside the lapse range [{lo}, {hi}] of the model's UniformRT; "
+                f"row {i}: rt {float(rt[i])!r} lies outside the lapse range [{lo}, {hi}] of the model's UniformRT; "
                 "widen it (rlssm.Lapse(model, rt=rlssm.decision.UniformRT(lower, upper)))"
             )
         lapse = hssm.Prior("Uniform", lower=lo, upper=lo + n * (hi - lo))

@@ -18,9 +18,10 @@ giving the share of trials affected (trials pooled over parameter draws):
     random effects included, via [`posterior_rows`][rlssm.simulation.posterior_rows])
     are checked.
 
-Both only run when the decision model overrides
-[`AbstractDecisionModel.check_params`][rlssm.AbstractDecisionModel.check_params] (the
-base method accepts everything): for [`Angle`][rlssm.Angle] and [`DDM`][rlssm.DDM] they
+Both only run when the decision model checks its parameters
+([`has_range_check`][rlssm.AbstractDecisionModel.has_range_check], True for a LAN and for
+wrappers of one; the base
+[`check_params`][rlssm.AbstractDecisionModel.check_params] accepts everything): for [`Angle`][rlssm.Angle] and [`DDM`][rlssm.DDM] they
 return ``None`` at once, at no cost. They never raise on out-of-range parameters; they
 warn. Silence the warning with ``warnings.filterwarnings("ignore",
 category=rlssm.LANRangeWarning)`` if you have judged the extrapolation harmless.
@@ -42,7 +43,6 @@ import numpy as np
 
 from .._errors import LANRangeWarning
 from .._precision import float_dtype, precision_scope
-from ..decision.base import AbstractDecisionModel
 from ..engine import Trials, decide_grid, draw_arrays, n_draws_of, one_draw, resolve
 from .priors import parse_prior
 
@@ -97,16 +97,10 @@ class RangeReport:
 
 
 def has_range_check(model: RLSSM) -> bool:
-    """Whether the model's decision model (the one a `Fixed` wraps) overrides the no-op
-    ``check_params``."""
-    from ..decision.fixed import Fixed
-
-    decision = model.decision_model
-    # Fixed forwards check_params to the model it wraps: only that model says whether
-    # there is a check (an exact LBA with its s held has none).
-    while isinstance(decision, Fixed):
-        decision = decision.model
-    return type(decision).check_params is not AbstractDecisionModel.check_params
+    """Whether the model's decision model checks its parameters' range (a LAN's training
+    box; wrappers such as `Fixed` and `Lapse` answer for the model they wrap): see
+    ``AbstractDecisionModel.has_range_check``."""
+    return model.decision_model.has_range_check
 
 
 # ---------------------------------------------------------------------- computing

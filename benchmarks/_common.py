@@ -245,3 +245,15 @@ def interleaved_times(timed: dict, warmup: int, repeats: int) -> dict[str, list[
                 jax.block_until_ready(fn(params))
                 times[key].append(time.perf_counter() - t0)
     return times
+
+
+def medians_ms(times: dict[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Median and interquartile range of each key's times, in milliseconds."""
+    import statistics
+
+    med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    iqr = {}
+    for k, v in times.items():
+        q = statistics.quantiles([1e3 * x for x in v], n=4)
+        iqr[k] = q[2] - q[0]
+    return med, iqr

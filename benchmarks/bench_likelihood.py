@@ -25,7 +25,6 @@ Run: ``.venv/bin/python benchmarks/bench_likelihood.py`` (``--help`` for options
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import warnings
@@ -242,11 +241,10 @@ def main(argv=None) -> dict[tuple[str, str], tuple[float, float]]:
     # ---------------------------------------------------------------- timing
     times = common.interleaved_times({k: v for k, v in timed.items() if k not in broken}, args.warmup, args.repeats)
 
-    med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    med, spread = common.medians_ms(times)
 
     def iqr(k: str) -> float:
-        q = statistics.quantiles([1e3 * t for t in times[k]], n=4)
-        return q[2] - q[0]
+        return spread[k]
 
     print(
         f"\n-- timing: median ms per value_and_grad call over {args.repeats} interleaved rounds "

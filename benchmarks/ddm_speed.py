@@ -32,7 +32,6 @@ Run: ``.venv/bin/python benchmarks/ddm_speed.py`` (``--help`` for options).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import warnings
@@ -173,11 +172,10 @@ def main(argv=None) -> dict[str, dict[str, float]]:
         )
 
     times = common.interleaved_times(timed, args.warmup, args.repeats)
-    med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    med, spread = common.medians_ms(times)
 
     def iqr(k: str) -> float:
-        q = statistics.quantiles([1e3 * x for x in times[k]], n=4)
-        return q[2] - q[0]
+        return spread[k]
 
     print(
         f"\n-- timing: median ms per value_and_grad call over {args.repeats} interleaved rounds "

@@ -272,14 +272,23 @@ def to_hssm(
 
     check_decision_ranges(model, data, include=include, stacklevel=3)
     config = make_model_config(model, data, lapse=lapse)
+    return _hssm(model, data, model, config, include, p_outlier=p_outlier if has_lapse else None, **kwargs)
+
+
+def _hssm(
+    model: RLSSM, data: pd.DataFrame, likelihood: RLSSM, config: Any, include: list, **kwargs: Any
+) -> hssm.HSSM:
+    """The ``hssm.HSSM`` of `to_hssm`: the Op of ``likelihood`` bound to ``data``, tagged
+    with the model and the original data (what predictive checks read)."""
+    import hssm
+
     hm = hssm.HSSM(
         data=hssm_data(model, data),
         model="rlssm",
         model_config=config,
-        loglik=make_logp_op(model, data),
+        loglik=make_logp_op(likelihood, data),
         loglik_kind="approx_differentiable",
         include=include,
-        p_outlier=p_outlier if has_lapse else None,
         **kwargs,
     )
     hm.rlssm_model = model  # type: ignore[attr-defined]
@@ -355,17 +364,4 @@ def _lapse_hssm(model: RLSSM, data: pd.DataFrame, include: list, kwargs: dict[st
     # Otherwise a dict with a name, or an hssm.Param: HSSM's p_outlier argument takes both.
     check_decision_ranges(model, data, include=rest, stacklevel=4)
     config = make_model_config(model, data)
-    hm = hssm.HSSM(
-        data=hssm_data(model, data),
-        model="rlssm",
-        model_config=config,
-        loglik=make_logp_op(inner, data),
-        loglik_kind="approx_differentiable",
-        include=rest,
-        p_outlier=spec,
-        lapse=lapse,
-        **kwargs,
-    )
-    hm.rlssm_model = model  # type: ignore[attr-defined]
-    hm.rlssm_data = data.copy()  # type: ignore[attr-defined]
-    return hm
+    return _hssm(model, data, inner, config, rest, p_outlier=spec, lapse=lapse, **kwargs)

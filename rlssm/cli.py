@@ -65,9 +65,12 @@ def demo_truth(decision: str) -> dict[str, float]:
     return {k: mean for k, (mean, _) in (DEMO_RULE_TRUTH | DEMO_DECISION_TRUTH[decision]).items()}
 
 
-LAPSES = {"none": None, "uniform": (0.0, 20.0), "guesses": (0.0, 0.3)}
-"""``--lapse``: no lapse mixture; lapse times uniform on [0, 20] s (HSSM's); fast guesses,
-uniform on [0, 0.3] s (see rlssm.Lapse)."""
+LAPSES = ("none", "uniform", "guesses")
+"""``--lapse``: no lapse mixture; rlssm.Lapse's default lapse density (uniform on [0, 20] s,
+HSSM's); fast guesses, uniform on `GUESS_WINDOW`."""
+
+GUESS_WINDOW = (0.0, 0.3)
+"""Seconds: the lapse times of ``--lapse guesses`` (Ollman's fast-guess model)."""
 
 
 def _model(rule: str, decision: str, choices: Sequence[Any], precision: str, lapse: str = "none"):
@@ -85,8 +88,10 @@ def _model(rule: str, decision: str, choices: Sequence[Any], precision: str, lap
     d = cls(n_options=len(choices)) if decision in N_OPTION else cls()
     if decision in HELD:
         d = decisions.Fixed(d, **HELD[decision])
-    if LAPSES[lapse] is not None:
-        d = decisions.Lapse(d, rt=decisions.UniformRT(*LAPSES[lapse]))
+    if lapse == "uniform":
+        d = decisions.Lapse(d)
+    elif lapse == "guesses":
+        d = decisions.Lapse(d, rt=decisions.UniformRT(*GUESS_WINDOW))
     m = getattr(mapping, N_OPTION[decision])() if decision in N_OPTION else None
     return RLSSM(r, d, m, choices=tuple(choices), precision=precision)  # type: ignore[arg-type]
 
@@ -589,11 +594,8 @@ def _count(minimum: int):
 
 def _positive(text: str) -> float:
     """An argparse type: a positive, finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (np.isfinite(value) and value > 0):
+    value = _number(text)
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 
@@ -686,7 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--decision", choices=tuple(DECISIONS), default="angle",
                         help=f"decision model, one of {decisions}; {many} take any number of options "
                              f"(mappings {mappings}){held} (default: %(default)s)")
-        sp.add_argument("--lapse", choices=tuple(LAPSES), default="none",
+        sp.add_argument("--lapse", choices=LAPSES, default="none",
                         help="mix lapses into the decision model (rlssm.Lapse, parameter p_outlier): none; "
                              "uniform = lapse times uniform on [0, 20] s (HSSM's); guesses = fast guesses, "
                              "uniform on [0, 0.3] s; the option at random either way (default: %(default)s)")

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ._errors import DataError
 from .data import SLOW_MEDIAN_RT
+from .decision.lapse import DEFAULT_LAPSE_RT
 
 __all__ = [
     "FAST_RT",
@@ -49,8 +50,8 @@ SLOW_MADS = 10.0
 """Slow outliers lie more than this many (normal-consistent) median absolute deviations
 above their participant's median response time."""
 
-LAPSE_WINDOW = 20.0
-"""Seconds: the upper end of the default lapse density (uniform on ``[0, 20]`` s, HSSM's)."""
+LAPSE_WINDOW = DEFAULT_LAPSE_RT[1]
+"""Seconds: the upper end of the default lapse density (``rlssm.decision.lapse.DEFAULT_LAPSE_RT``)."""
 
 LONG_RUN = 0.5
 """A run of one response over at least this fraction of a participant's answered trials

@@ -33,10 +33,13 @@ from .._spec import ParamDecl
 from .._types import Array, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel, AbstractWrappedDecisionModel
 
-__all__ = ["LAPSE_PARAM", "AbstractLapseRT", "Lapse", "MixtureRT", "UniformRT"]
+__all__ = ["DEFAULT_LAPSE_RT", "LAPSE_PARAM", "AbstractLapseRT", "Lapse", "MixtureRT", "UniformRT"]
 
 LAPSE_PARAM = "p_outlier"
 """The lapse probability's name (HSSM's)."""
+
+DEFAULT_LAPSE_RT: tuple[float, float] = (0.0, 20.0)
+"""Seconds: the default lapse density is uniform on this interval (HSSM's ``Uniform(0, 20)``)."""
 
 LAPSE_DECL: ParamDecl = (0.0, 0.2, 0.05)
 """Default bounds and value of ``p_outlier``. Lapse rates of attentive participants are a
@@ -75,7 +78,7 @@ class UniformRT(AbstractLapseRT):
     lower: float = eqx.field(static=True)
     upper: float = eqx.field(static=True)
 
-    def __init__(self, lower: float = 0.0, upper: float = 20.0):
+    def __init__(self, lower: float = DEFAULT_LAPSE_RT[0], upper: float = DEFAULT_LAPSE_RT[1]):
         for name, value in (("lower", lower), ("upper", upper)):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"UniformRT: {name} must be a number of seconds, got {value!r}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..decision.lapse import DEFAULT_LAPSE_RT
 from ..engine import check_fixed
 from .config import make_model_config
 from .likelihood import CHOICE_ONLY_RT
@@ -264,7 +265,7 @@ def to_hssm(
         )
     lapse = None
     if has_lapse:
-        lapse = kwargs.get("lapse") or hssm.Prior("Uniform", lower=0.0, upper=20.0)
+        lapse = kwargs.get("lapse") or hssm.Prior("Uniform", lower=DEFAULT_LAPSE_RT[0], upper=DEFAULT_LAPSE_RT[1])
         if isinstance(lapse, Mapping):
             lapse = hssm.Prior(**lapse)
         kwargs["lapse"] = lapse

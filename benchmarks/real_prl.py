@@ -72,10 +72,21 @@ def models() -> dict[str, rlssm.RLSSM]:
         ),
         "lapse U(0, 20)": rlssm.RLSSM(rule, rlssm.Lapse(rlssm.DDM()), choices=(1, 2), bounds=wide),
         "no lapse": rlssm.RLSSM(rule, rlssm.DDM(), choices=(1, 2)),
+        "drift variability, fast guesses U(0, 0.3)": rlssm.RLSSM(
+            rule, rlssm.Lapse(rlssm.DDMSdv(), rt=UniformRT(0.0, 0.3)), choices=(1, 2), bounds=wide
+        ),
+        "drift variability, fast guesses U(0, 0.3), win learning rate 1": rlssm.RLSSM(
+            rule, rlssm.Lapse(rlssm.DDMSdv(), rt=UniformRT(0.0, 0.3)), choices=(1, 2), bounds=wide
+        ),
         "angle, fast guesses U(0, 0.3)": rlssm.RLSSM(
             rule, rlssm.Lapse(rlssm.Angle(), rt=UniformRT(0.0, 0.3)), choices=(1, 2), bounds=wide
         ),
     }
+
+
+FIXED = {"drift variability, fast guesses U(0, 0.3), win learning rate 1": {"rl_alpha": 1.0}}
+"""Parameters held at constants, by model: the learning rate for gains at 1 (the
+participants never switch after a win, and its posterior presses against 1)."""
 
 
 def correct_option(data: pd.DataFrame) -> pd.Series:
@@ -88,7 +99,7 @@ def fit_one(name: str, model: rlssm.RLSSM, data: pd.DataFrame, args: argparse.Na
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", rlssm.FastResponseWarning)  # reported on the docs page
-        fit = Hierarchical(model, data)
+        fit = Hierarchical(model, data, fixed=FIXED.get(name))
     start = time.perf_counter()
     idata = fit.sample(chains=args.chains, tune=args.tune, draws=args.draws, seed=args.seed,
                        target_accept=args.target_accept, progressbar=False)

@@ -11,6 +11,7 @@ ends (``rlssm.plots``, ``rlssm.cli``). See the Architecture page of the docs.
 from ._errors import DataError, FastResponseWarning, LANRangeWarning
 from .decision import (
     DDM,
+    DDMSdv,
     LAN,
     LBA,
     RDM,
@@ -28,16 +29,22 @@ from .learning import (
     AbstractLearningRule,
     ChoiceKernel,
     CounterfactualRW,
+    DualRateFictitiousRW,
     DualRateRW,
+    EWA,
+    FictitiousRW,
     ForgettingRW,
     KalmanFilter,
     PearceHall,
     RescorlaWagner,
+    RewardPunishmentRW,
+    SignOfFeedback,
 )
 from .mapping import (
     AbstractMapping,
     Advantage,
     DriftScaling,
+    IndecisionPoint,
     KernelDrift,
     RaceScaling,
     SigmoidDrift,
@@ -48,12 +55,19 @@ from .mapping import (
 from .model import RLSSM
 from . import data, fitting, internal, sharding, simulation  # noqa: E402  (submodules users reach as rlssm.X)
 from . import io, screening  # noqa: E402  (data formats and screening: rlssm.io, rlssm.screening)
+from . import hbayesdm  # noqa: E402  (hBayesDM's models by name: rlssm.hbayesdm)
 from .io import from_hssm, load_hbayesdm  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DDM",
+    "EWA",
+    "LAN",
+    "LBA",
+    "RDM",
     "RLSSM",
+    "RLWM",
     "AbstractDecisionModel",
     "AbstractEnvironment",
     "AbstractLearningRule",
@@ -65,26 +79,27 @@ __all__ = [
     "BernoulliBandit",
     "ChoiceKernel",
     "CounterfactualRW",
-    "DDM",
+    "DDMSdv",
     "DataError",
-    "FastResponseWarning",
     "DriftScaling",
+    "DualRateFictitiousRW",
     "DualRateRW",
+    "FastResponseWarning",
+    "FictitiousRW",
     "Fixed",
     "ForgettingRW",
     "GaussianBandit",
+    "IndecisionPoint",
     "KalmanFilter",
     "KernelDrift",
-    "LAN",
     "LANRangeWarning",
-    "LBA",
     "Lapse",
     "PearceHall",
-    "RDM",
-    "RLWM",
     "RaceScaling",
     "RescorlaWagner",
+    "RewardPunishmentRW",
     "SigmoidDrift",
+    "SignOfFeedback",
     "Softmax",
     "UncertaintyDrift",
     "ValueModulatedThreshold",

@@ -87,7 +87,7 @@ def _model(rule: str, decision: str, choices: Sequence[Any], precision: str, lap
         )
     d = cls(n_options=len(choices)) if decision in N_OPTION else cls()
     if decision in HELD:
-        d = decisions.Fixed(d, **HELD[decision])
+        d = decisions.FixedDecisionModel(d, **HELD[decision])
     if lapse == "uniform":
         d = decisions.Lapse(d)
     elif lapse == "guesses":
@@ -192,9 +192,9 @@ def _finite(text: str) -> float:
 def _check_names(model, given: dict[str, Any], flag: str) -> None:
     """Every name of ``given`` is one of the model's parameters (`ValueError` naming it,
     the parameters, and the mapping that computes it when it is a decision input)."""
-    from .decision import Fixed
+    from .decision import FixedDecisionModel
 
-    held = model.decision_model.held if isinstance(model.decision_model, Fixed) else {}
+    held = model.decision_model.held if isinstance(model.decision_model, FixedDecisionModel) else {}
     for name in given:
         if name in model.param_names:
             continue
@@ -254,9 +254,9 @@ def _out_file(path: str) -> Path:
 
 def _decision_name(decision_model: Any) -> str:
     """A decision model's class name, with the values `rlssm.Fixed` holds (``LBA, s = 1``)."""
-    from .decision import Fixed
+    from .decision import FixedDecisionModel
 
-    if isinstance(decision_model, Fixed):
+    if isinstance(decision_model, FixedDecisionModel):
         held = ", ".join(f"{k} = {v:g}" for k, v in decision_model.held.items())
         return f"{type(decision_model.model).__name__} ({held} held)"
     return type(decision_model).__name__

@@ -36,7 +36,62 @@ if TYPE_CHECKING:
 AXIS = "participants"
 """Name of the mesh axis the participants are split along."""
 
-__all__ = ["AXIS", "ShardedLogp", "sharded_logp_fn"]
+__all__ = ["AXIS", "ShardedLogp", "check_devices", "sharded_logp_fn"]
+
+
+def check_devices(devices: object) -> tuple[Device, ...]:
+    """The devices a participants mesh spans, from what a caller asked for.
+
+    Parameters
+    ----------
+    devices
+        ``None`` for all of ``jax.devices()``, a number ``n`` for the first ``n`` of
+        them, or a sequence of distinct ``jax.Device`` objects.
+
+    Returns
+    -------
+    tuple of jax.Device
+        At least one device, none twice.
+
+    Raises
+    ------
+    TypeError
+        For anything else (a string, a bool, a sequence holding something other than
+        a ``jax.Device``), naming the value.
+    ValueError
+        For a number below 1 or above the number of devices JAX has, naming how many
+        it has and how a CPU gets more (``XLA_FLAGS``), or for an empty sequence or a
+        device named twice.
+    """
+    available = jax.devices()
+    if devices is None:
+        return tuple(available)
+    if isinstance(devices, bool) or isinstance(devices, (str, bytes)):
+        raise TypeError(
+            f"devices must be None, a number of devices or a sequence of jax devices, got {devices!r}"
+        )
+    if isinstance(devices, (int, np.integer)):
+        n = int(devices)
+        if not 1 <= n <= len(available):
+            raise ValueError(
+                f"devices={n}: JAX has {len(available)} device(s) {available}; ask for 1 to "
+                f"{len(available)}. A CPU-only JAX gets n host devices when Python starts with "
+                f"XLA_FLAGS=--xla_force_host_platform_device_count=n JAX_PLATFORMS=cpu"
+            )
+        return tuple(available[:n])
+    if not isinstance(devices, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"devices must be None, a number of devices or a sequence of jax devices, got {devices!r}"
+        )
+    out = tuple(np.ravel(np.asarray(devices, dtype=object))) if isinstance(devices, np.ndarray) else tuple(devices)
+    if not out:
+        raise ValueError("devices must hold at least one device, got an empty sequence")
+    wrong = [d for d in out if not isinstance(d, Device)]
+    if wrong:
+        raise TypeError(f"devices must be jax devices (from jax.devices()), got {wrong[0]!r}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"devices names a device more than once: {list(out)}")
+    return out
 
 
 @jax.tree_util.register_pytree_node_class
@@ -223,7 +278,7 @@ def _sharded_trials(
 
 
 def sharded_logp_fn(
-    model: RLSSM, data: pd.DataFrame, devices: Sequence[Device] | None = None
+    model: RLSSM, data: pd.DataFrame, devices: int | Sequence[Device] | None = None
 ) -> ShardedLogp:
     """A pure JAX function ``f(params) -> per-participant log-likelihood``, sharded.
 
@@ -240,7 +295,9 @@ def sharded_logp_fn(
     data
         The data, as for [`RLSSM.logp_fn`][rlssm.RLSSM.logp_fn].
     devices
-        The devices to split the participants over; default ``jax.devices()``. The
+        The devices to split the participants over: a sequence of ``jax.Device``, a
+        number ``n`` for the first ``n`` of ``jax.devices()``, or ``None`` (default)
+        for all of them (see [`check_devices`][rlssm.sharding.check_devices]). The
         participants are padded up to a multiple of their number with dummy
         participants (all trials unobserved), which are dropped from the result.
 
@@ -266,12 +323,10 @@ def sharded_logp_fn(
     value, grads = total(f, params)
     ```
     """
+    chosen = check_devices(devices)
     layout = model.prepare(data)
-    devices = list(jax.devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices must hold at least one device")
-    n_padded = -(-layout.n_participants // len(devices)) * len(devices)
-    mesh = Mesh(np.asarray(devices, dtype=object), (AXIS,))
+    n_padded = -(-layout.n_participants // len(chosen)) * len(chosen)
+    mesh = Mesh(np.asarray(chosen, dtype=object), (AXIS,))
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     with precision_scope(model.precision):
         trials = _sharded_trials(layout, model.composition, float_dtype(model.precision), n_padded, sharding)

@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     "mapping": 1,
     "decision": 1,
     "environments": 1,
+    "boundaries": 1,
     # L2 data
     "data": 2,
     "io": 2,
@@ -61,6 +62,7 @@ LAYERS: dict[str, int] = {
     # L5 consumers: simulation, predictive checks, sharding
     "simulation": 5,
     "sharding": 5,
+    "hbayesdm": 5,
     # L6 inference: the HSSM bridge
     "hssm_bridge": 6,
     # L7 inference: PyMC fit, range checks, comparison, HSSM defaults

@@ -4,7 +4,8 @@ from .advantage import AdvantageRDM
 from .angle import Angle
 from .base import AbstractDecisionModel
 from .ddm import DDM
-from .fixed import Fixed
+from .ddm_sdv import DDMSdv
+from .fixed import Fixed, FixedDecisionModel
 from .lapse import LAPSE_PARAM, AbstractLapseRT, Lapse, MixtureRT, UniformRT
 from .lan import LAN, AngleLAN, LANNetwork, resolve_lan_path
 from .race import LBA, RDM
@@ -12,6 +13,7 @@ from .softmax import Softmax
 
 __all__ = [
     "DDM",
+    "DDMSdv",
     "LAN",
     "LAPSE_PARAM",
     "LBA",
@@ -22,6 +24,7 @@ __all__ = [
     "Angle",
     "AngleLAN",
     "Fixed",
+    "FixedDecisionModel",
     "LANNetwork",
     "Lapse",
     "MixtureRT",

@@ -192,3 +192,53 @@ def state_parts(state: Any) -> dict[str, Any]:
     if isinstance(state, Mapping):
         return dict(state)
     return {}
+
+
+class AbstractWrappedLearningRule(AbstractLearningRule):
+    """A learning rule that wraps another and changes some of what it does (as
+    [`AbstractWrappedDecisionModel`][rlssm.decision.base.AbstractWrappedDecisionModel]
+    does for decision models): [`Fixed`][rlssm.Fixed] holds parameters,
+    [`SignedFeedback`][rlssm.learning.SignedFeedback] learns from the sign of the feedback.
+
+    Everything is the wrapped rule's (its initial value, parameters, domains, data
+    columns, state, update and readout) unless a subclass changes it; subclasses declare
+    the field ``rule``.
+    """
+
+    rule: AbstractVar[AbstractLearningRule]
+
+    @property
+    def initial_value(self) -> float:  # type: ignore[override]
+        return self.rule.initial_value
+
+    @property
+    def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
+        return self.rule.params
+
+    @property
+    def domains(self) -> Mapping[str, str]:  # type: ignore[override]
+        return self.rule.domains
+
+    @property
+    def fields(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.rule.fields
+
+    @property
+    def cues(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.rule.cues
+
+    @property
+    def field_domains(self) -> Mapping[str, str]:  # type: ignore[override]
+        return self.rule.field_domains
+
+    def init(self, n_options: int, dtype: Any, **params: Float[Array, ""]) -> RuleState:
+        return self.rule.init(n_options, dtype, **params)
+
+    def update(self, state: RuleState, option: Int[Array, ""], **inputs: Float[Array, ""]) -> RuleState:
+        return self.rule.update(state, option, **inputs)
+
+    def values_of(self, state: RuleState, **inputs: Float[Array, ""]) -> Float[Array, " options"]:
+        return self.rule.values_of(state, **inputs)
+
+    def named_state(self, state: RuleState) -> dict[str, Array]:
+        return self.rule.named_state(state)

@@ -83,3 +83,45 @@ class AbstractMapping(eqx.Module):
         dict
             One scalar per name in ``output_names(len(values))``.
         """
+
+
+class AbstractWrappedMapping(AbstractMapping):
+    """A mapping that wraps another and changes some of what it does (as
+    [`AbstractWrappedDecisionModel`][rlssm.decision.base.AbstractWrappedDecisionModel]
+    does for decision models): [`Fixed`][rlssm.Fixed] holds parameters,
+    [`IndecisionPoint`][rlssm.mapping.IndecisionPoint] shifts the values first.
+
+    Everything is the wrapped mapping's (its parameters, domains, outputs, data fields,
+    the rule state it reads, and what it computes) unless a subclass changes it;
+    subclasses declare the field ``mapping``.
+    """
+
+    mapping: eqx.AbstractVar[AbstractMapping]
+
+    @property
+    def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
+        return self.mapping.params
+
+    @property
+    def domains(self) -> Mapping[str, str]:  # type: ignore[override]
+        return self.mapping.domains
+
+    @property
+    def outputs(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.mapping.outputs
+
+    @property
+    def fields(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.mapping.fields
+
+    @property
+    def rule_state(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.mapping.rule_state
+
+    def output_names(self, n_options: int) -> tuple[str, ...]:
+        return self.mapping.output_names(n_options)
+
+    def __call__(
+        self, values: Float[Array, " options"], **inputs: Float[Array, "..."]
+    ) -> dict[str, Float[Array, ""]]:
+        return self.mapping(values, **inputs)

@@ -4,6 +4,7 @@ from .advantage import AdvantageRDM
 from .angle import Angle
 from .base import AbstractDecisionModel
 from .ddm import DDM
+from .diffusion import Diffusion
 from .ddm_sdv import DDMSdv
 from .fixed import Fixed, FixedDecisionModel
 from .lapse import LAPSE_PARAM, AbstractLapseRT, Lapse, MixtureRT, UniformRT
@@ -23,6 +24,7 @@ __all__ = [
     "AdvantageRDM",
     "Angle",
     "AngleLAN",
+    "Diffusion",
     "Fixed",
     "FixedDecisionModel",
     "LANNetwork",

@@ -196,9 +196,9 @@ def state_parts(state: Any) -> dict[str, Any]:
 
 class AbstractWrappedLearningRule(AbstractLearningRule):
     """A learning rule that wraps another and changes some of what it does (as
-    [`AbstractWrappedDecisionModel`][rlssm.decision.base.AbstractWrappedDecisionModel]
+    `rlssm.decision.base.AbstractWrappedDecisionModel`
     does for decision models): [`Fixed`][rlssm.Fixed] holds parameters,
-    [`SignedFeedback`][rlssm.learning.SignedFeedback] learns from the sign of the feedback.
+    [`SignOfFeedback`][rlssm.SignOfFeedback] learns from the sign of the feedback.
 
     Everything is the wrapped rule's (its initial value, parameters, domains, data
     columns, state, update and readout) unless a subclass changes it; subclasses declare

@@ -87,7 +87,7 @@ class AbstractMapping(eqx.Module):
 
 class AbstractWrappedMapping(AbstractMapping):
     """A mapping that wraps another and changes some of what it does (as
-    [`AbstractWrappedDecisionModel`][rlssm.decision.base.AbstractWrappedDecisionModel]
+    `rlssm.decision.base.AbstractWrappedDecisionModel`
     does for decision models): [`Fixed`][rlssm.Fixed] holds parameters,
     [`IndecisionPoint`][rlssm.mapping.IndecisionPoint] shifts the values first.
 

@@ -12,6 +12,7 @@ from ._errors import DataError, FastResponseWarning, LANRangeWarning
 from .decision import (
     DDM,
     DDMSdv,
+    Diffusion,
     LAN,
     LBA,
     RDM,
@@ -55,7 +56,7 @@ from .mapping import (
 from .model import RLSSM
 from . import data, fitting, internal, sharding, simulation  # noqa: E402  (submodules users reach as rlssm.X)
 from . import io, screening  # noqa: E402  (data formats and screening: rlssm.io, rlssm.screening)
-from . import hbayesdm  # noqa: E402  (hBayesDM's models by name: rlssm.hbayesdm)
+from . import boundaries, hbayesdm  # noqa: E402  (hBayesDM's models by name: rlssm.hbayesdm)
 from .io import from_hssm, load_hbayesdm  # noqa: E402
 
 __version__ = "0.1.0"
@@ -80,6 +81,7 @@ __all__ = [
     "ChoiceKernel",
     "CounterfactualRW",
     "DDMSdv",
+    "Diffusion",
     "DataError",
     "DriftScaling",
     "DualRateFictitiousRW",

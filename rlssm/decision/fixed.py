@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 import equinox as eqx
@@ -14,7 +13,7 @@ import numpy as np
 from .._spec import ParamDecl
 from .._types import Array, Float, Int, PRNGKeyArray, RealLike
 from ..learning.base import AbstractLearningRule
-from ..learning.fixed import FixedRule, held_values
+from ..learning.fixed import FixedRule, check_component, held_values, without_held
 from ..mapping.base import AbstractMapping
 from ..mapping.fixed import FixedMapping
 from .base import AbstractDecisionModel, AbstractWrappedDecisionModel
@@ -130,9 +129,7 @@ class FixedDecisionModel(AbstractWrappedDecisionModel):
     values: tuple[tuple[str, float], ...] = eqx.field(static=True)
 
     def __init__(self, model: AbstractDecisionModel, **values: float):
-        if isinstance(model, type) or not isinstance(model, AbstractDecisionModel):
-            what = model.__name__ if isinstance(model, type) else type(model).__name__
-            raise TypeError(f"Fixed: expected a decision model instance, got {what}")
+        check_component(model, AbstractDecisionModel, "decision model")
         self.model = model
         self.values = held_values(type(model).__name__, model.params, model.domains, values)
 
@@ -143,13 +140,11 @@ class FixedDecisionModel(AbstractWrappedDecisionModel):
 
     @property
     def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
-        held = self.held
-        return MappingProxyType({n: d for n, d in self.model.params.items() if n not in held})
+        return without_held(self.model.params, self.held)
 
     @property
     def domains(self) -> Mapping[str, str]:  # type: ignore[override]
-        held = self.held
-        return MappingProxyType({n: d for n, d in self.model.domains.items() if n not in held})
+        return without_held(self.model.domains, self.held)
 
     def without_lapse(self) -> AbstractDecisionModel:
         inner = self.model.without_lapse()

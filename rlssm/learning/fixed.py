@@ -16,7 +16,7 @@ from .._spec import Domain, ParamDecl
 from .._types import Array, Float, Int
 from .base import AbstractLearningRule, AbstractWrappedLearningRule, RuleState
 
-__all__ = ["FixedRule", "held_values"]
+__all__ = ["FixedRule", "check_component", "held_values", "without_held"]
 
 
 def held_values(
@@ -60,6 +60,19 @@ def held_values(
             raise ValueError(f"Fixed: {owner}'s {name} = {number!r} lies outside its domain {domain}")
         held.append((name, number))
     return tuple(held)
+
+
+def check_component(component: Any, base: type, kind: str) -> None:
+    """``TypeError`` unless ``component`` is an instance of ``base`` (a ``Fixed`` wrapper's
+    argument: a class, or a component of another kind, is named in the message)."""
+    if isinstance(component, type) or not isinstance(component, base):
+        what = component.__name__ if isinstance(component, type) else type(component).__name__
+        raise TypeError(f"Fixed: expected a {kind} instance, got {what}")
+
+
+def without_held(declared: Mapping[str, Any], held: Mapping[str, float]) -> Mapping[str, Any]:
+    """A wrapped component's ``params`` or ``domains`` less the held names (read-only)."""
+    return MappingProxyType({n: d for n, d in declared.items() if n not in held})
 
 
 def _number(name: str, value: Any) -> float:
@@ -108,9 +121,7 @@ class FixedRule(AbstractWrappedLearningRule):
     values: tuple[tuple[str, float], ...] = eqx.field(static=True)
 
     def __init__(self, rule: AbstractLearningRule, **values: float):
-        if isinstance(rule, type) or not isinstance(rule, AbstractLearningRule):
-            what = rule.__name__ if isinstance(rule, type) else type(rule).__name__
-            raise TypeError(f"Fixed: expected a learning rule instance, got {what}")
+        check_component(rule, AbstractLearningRule, "learning rule")
         self.rule = rule
         self.values = held_values(type(rule).__name__, rule.params, rule.domains, values)
 
@@ -121,13 +132,11 @@ class FixedRule(AbstractWrappedLearningRule):
 
     @property
     def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
-        held = self.held
-        return MappingProxyType({n: d for n, d in self.rule.params.items() if n not in held})
+        return without_held(self.rule.params, self.held)
 
     @property
     def domains(self) -> Mapping[str, str]:  # type: ignore[override]
-        held = self.held
-        return MappingProxyType({n: d for n, d in self.rule.domains.items() if n not in held})
+        return without_held(self.rule.domains, self.held)
 
     def _held(self, dtype: Any) -> dict[str, Float[Array, ""]]:
         return {n: jnp.asarray(v, dtype=dtype) for n, v in self.values}

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 
 import equinox as eqx
 import jax.numpy as jnp
 
 from .._spec import ParamDecl
 from .._types import Array, Float
-from ..learning.fixed import held_values
+from ..learning.fixed import check_component, held_values, without_held
 from .base import AbstractMapping, AbstractWrappedMapping
 
 __all__ = ["FixedMapping"]
@@ -44,9 +43,7 @@ class FixedMapping(AbstractWrappedMapping):
     values: tuple[tuple[str, float], ...] = eqx.field(static=True)
 
     def __init__(self, mapping: AbstractMapping, **values: float):
-        if isinstance(mapping, type) or not isinstance(mapping, AbstractMapping):
-            what = mapping.__name__ if isinstance(mapping, type) else type(mapping).__name__
-            raise TypeError(f"Fixed: expected a mapping instance, got {what}")
+        check_component(mapping, AbstractMapping, "mapping")
         self.mapping = mapping
         self.values = held_values(type(mapping).__name__, mapping.params, mapping.domains, values)
 
@@ -57,13 +54,11 @@ class FixedMapping(AbstractWrappedMapping):
 
     @property
     def params(self) -> Mapping[str, ParamDecl]:  # type: ignore[override]
-        held = self.held
-        return MappingProxyType({n: d for n, d in self.mapping.params.items() if n not in held})
+        return without_held(self.mapping.params, self.held)
 
     @property
     def domains(self) -> Mapping[str, str]:  # type: ignore[override]
-        held = self.held
-        return MappingProxyType({n: d for n, d in self.mapping.domains.items() if n not in held})
+        return without_held(self.mapping.domains, self.held)
 
     def __call__(
         self, values: Float[Array, " options"], **inputs: Float[Array, "..."]

@@ -7,8 +7,9 @@ fits a dual-rate Rescorla-Wagner + DDM (``v = scaler * (Q2 - Q1)``, values reset
 block, feedback the outcome's sign as in hBayesDM's reversal-learning models) with
 `rlssm.fitting.Hierarchical`: without a lapse mixture, with HSSM's default lapse
 (`rlssm.Lapse`: response time uniform on [0, 20] s, option at random) and with fast
-guesses (uniform on [0, 0.3] s, option at random); and the collapsing-bound `Angle`
-model with fast guesses. It reports for each:
+guesses (uniform on [0, 0.3] s, option at random); the DDM with drift variability
+(`rlssm.DDMSdv`) with fast guesses, also with the learning rate for gains held at 1;
+and the collapsing-bound `Angle` model with fast guesses. It reports for each:
 
 * every participant's non-decision time ``t`` (posterior mean and 90% interval);
 * the group parameters' R-hat and bulk ESS, divergent draws, sampling time;

@@ -16,8 +16,8 @@ from .._precision import input_float_dtype as _float_dtype
 from .._spec import ParamDecl
 from .._types import Array, Float, Int, PRNGKeyArray, RealLike
 from ..boundaries import AbstractBoundary, Constant
-from .angle import _bridge_crossing_offset, _step_length
 from .base import AbstractDecisionModel
+from .bridge import bridge_crossing_offset, step_length
 from .first_passage import FirstPassage, density, solve
 
 LOGP_FLOOR: float = -66.1
@@ -68,7 +68,7 @@ def _sample_paths(
     def step(xi: Array, uni: Array, state: tuple[Array, ...]) -> tuple[Array, ...]:
         s, x, alive, side, s_hit, h_hit, d1_hit, d2_hit = state
         u0, slope = boundary.value_and_slope(s, a, **params)
-        h = jnp.where(alive, jnp.minimum(_step_length(u0, -slope, dt), max_t - s), dt)
+        h = jnp.where(alive, jnp.minimum(step_length(u0, -slope, dt), max_t - s), dt)
         u1 = boundary(s + h, a, **params)
         x1 = x + v * h + jnp.sqrt(h) * xi
         d1_up, d2_up = u0 - x, u1 - x1
@@ -108,7 +108,7 @@ def _sample_paths(
     state = (zero, start, jnp.ones(shape, dtype=bool), jnp.zeros(shape, dtype=jnp.int32), zero, zero + 1, zero + 1, zero + 1)
     _, (_, _, _, side, s_hit, h, d1, d2) = lax.while_loop(running, body, (jnp.asarray(0, dtype=jnp.int32), state))
     k_normal, k_uniform = jax.random.split(key_time)
-    offset = _bridge_crossing_offset(
+    offset = bridge_crossing_offset(
         jnp.maximum(d1, 0),
         d2,
         h,

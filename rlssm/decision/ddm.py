@@ -24,7 +24,7 @@ HSSM's ``LOGP_LB``. ``exp(LOGP_FLOOR)`` (about ``2e-29``) is a normal float32 nu
 floor is the same in both precisions.
 """
 
-# The density (`_log_density`). Below the normalised time tt = (rt - t) / separation**2 of
+# The density (`ddm_log_density`). Below the normalised time tt = (rt - t) / separation**2 of
 # the switch the small-time (image) series is used, above it the large-time (eigenmode)
 # series, each with the fewest terms that leave out less than exp(-45) of the density
 # anywhere on its side (Navarro & Fuss's truncation bounds, taken relative to the density:
@@ -422,7 +422,7 @@ def _log_density_jvp(
 
 # Jitted on its own so that eager calls of `DDM.logp` compile once per shape, not op by op.
 @jax.jit
-def _log_density(rt: Array, upper: Array, v: Array, a: Array, z: Array, t: Array) -> Array:
+def ddm_log_density(rt: Array, upper: Array, v: Array, a: Array, z: Array, t: Array) -> Array:
     """`DDM.logp` on arrays of one float dtype, ``upper`` marking upper-boundary responses."""
     return _log_density_core(*jnp.broadcast_arrays(rt, upper, v, a, z, t))
 
@@ -480,7 +480,7 @@ def _first_passage_quantile(
 
 # Jitted on its own so that eager calls of `DDM.sample` compile once per shape.
 @jax.jit
-def _draw(key: PRNGKeyArray, v: Array, a: Array, z: Array, t: Array) -> tuple[Array, Array]:
+def ddm_draw(key: PRNGKeyArray, v: Array, a: Array, z: Array, t: Array) -> tuple[Array, Array]:
     """`DDM.sample` on broadcast arrays of one float dtype."""
     dtype = v.dtype
     key_choice, key_time = jax.random.split(key)
@@ -595,7 +595,7 @@ class DDM(AbstractDecisionModel):
     ) -> Float[Array, "..."]:
         dtype = _float_dtype(rt, v, a, z, t)
         rt, v, a, z, t = (jnp.asarray(x, dtype=dtype) for x in (rt, v, a, z, t))
-        return _log_density(rt, jnp.asarray(choice) > 0, v, a, z, t)
+        return ddm_log_density(rt, jnp.asarray(choice) > 0, v, a, z, t)
 
     def sample(
         self,
@@ -608,4 +608,4 @@ class DDM(AbstractDecisionModel):
     ) -> tuple[Float[Array, "..."], Int[Array, "..."]]:
         dtype = _float_dtype(v, a, z, t)
         v, a, z, t = jnp.broadcast_arrays(*(jnp.asarray(x, dtype=dtype) for x in (v, a, z, t)))
-        return _draw(key, v, a, z, t)
+        return ddm_draw(key, v, a, z, t)

@@ -13,7 +13,7 @@ from .._precision import input_float_dtype as _float_dtype
 from .._spec import ParamDecl
 from .._types import Array, Float, Int, PRNGKeyArray, RealLike
 from .base import AbstractDecisionModel
-from .ddm import LOGP_FLOOR, DDM, _draw, _log_density
+from .ddm import LOGP_FLOOR, DDM, ddm_draw, ddm_log_density
 
 __all__ = ["DDMSdv"]
 
@@ -44,7 +44,7 @@ def _log_density_sdv(rt: Array, upper: Array, v: Array, a: Array, z: Array, t: A
     q = 1.0 + sv * sv * s
     peak = (v_low - sv * sv * sep * w) / q
     # log(p + e^F) of the DDM at the peak drift (back in the data's frame), and p itself.
-    base = _log_density(rt, upper, sign * peak, a, z, t)
+    base = ddm_log_density(rt, upper, sign * peak, a, z, t)
     live = base - floor > _FLOOR_MARGIN
     base_live = jnp.where(live, base, floor + 1.0)
     log_p_peak = base_live + jnp.log(-jnp.expm1(floor - base_live))
@@ -120,5 +120,5 @@ class DDMSdv(AbstractDecisionModel):
         v, a, z, t, sv = jnp.broadcast_arrays(*(jnp.asarray(x, dtype=dtype) for x in (v, a, z, t, sv)))
         key_drift, key_process = jax.random.split(key)
         drift = v + sv * jax.random.normal(key_drift, v.shape, dtype=dtype)
-        return _draw(key_process, drift, a, z, t)
+        return ddm_draw(key_process, drift, a, z, t)
 
